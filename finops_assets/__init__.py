@@ -1,0 +1,1 @@
+"""finops_assets: FOCUS cloud bills in, explained cost incidents out."""

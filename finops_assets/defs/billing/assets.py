@@ -1,0 +1,147 @@
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from finops_assets.defs.partitions import daily_partitions
+from finops_assets.defs.pools import DUCKDB_WRITE_POOL
+from finops_assets.lib.billing_rollup import rebuild_rollup_window, reconcile_window
+from finops_assets.lib.focus_ingest import discover_billing_files, ingest_billing_files
+from finops_assets.lib.metadata import markdown_table
+from finops_assets.lib.sql import fetch_one, load_sql
+from finops_assets.resources.settings import FinopsSettings
+from finops_assets.resources.warehouse import FinopsWarehouse
+
+OWNERS = ["team:finops"]
+
+
+class FocusBillingConfig(dg.Config):
+    full_refresh: bool = Field(default=False, description="Reload every billing file, changed or not")
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("focus_billing", group_name="billing", kinds={"duckdb", "polars"}, owners=OWNERS,
+                     description="Every accepted FOCUS row of every billing file, typed, owner-resolved, "
+                                 "with is_duplicate marking rows a newer delivery replaced."),
+        dg.AssetSpec("billing_quarantine", group_name="billing", kinds={"duckdb"}, owners=OWNERS,
+                     description="Rows that break a rule: source file, row number, rule, reason, raw record."),
+        dg.AssetSpec("billing_files", group_name="billing", kinds={"duckdb"}, owners=OWNERS,
+                     description="One row per billing file: status, error, rows read / accepted / "
+                                 "quarantined / superseded."),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec("rows_reconcile_per_file", asset="focus_billing", blocking=True,
+                          description="Per file: rows read = rows accepted + rows quarantined"),
+        dg.AssetCheckSpec("every_file_loaded", asset="focus_billing",
+                          description="No billing file failed to load (the others load regardless)"),
+    ],
+    pool=DUCKDB_WRITE_POOL,
+)
+def focus_billing(context: dg.AssetExecutionContext, config: FocusBillingConfig,
+                  warehouse: FinopsWarehouse, settings: FinopsSettings):
+    """Ingest the FOCUS files under <data>/billing: new and changed files load, removed ones leave."""
+    files = discover_billing_files(settings.billing_dir)
+    if not files:
+        context.log.warning(f"no billing files (*.csv, *.csv.gz, *.parquet) under {settings.billing_dir}")
+    ingest_settings = settings.ingest_settings()
+    with warehouse.write() as conn:
+        report = ingest_billing_files(conn, files, ingest_settings, full_refresh=config.full_refresh)
+        ledger = conn.sql(load_sql("billing/select_billing_files_reconciliation")).pl()
+        files_table = conn.sql("select source_file, status, error, rows_read, rows_accepted, rows_quarantined, "
+                               "rows_superseded from billing_files order by source_file").pl()
+        totals = fetch_one(
+            conn, "select count(*), coalesce(sum(billed_cost), 0), min(usage_date), max(usage_date) "
+                  "from focus_billing where not is_duplicate")
+        quarantine = conn.sql("select rule, count(*) as rows from billing_quarantine group by rule order by rows desc").pl()
+        quarantine_sample = conn.sql("select source_file, row_number, reason from billing_quarantine "
+                                     "order by source_file, row_number limit 10").pl()
+    for outcome in report.files:
+        if outcome.status == "failed":
+            context.log.error(f"billing file {outcome.source_file} could not be loaded: {outcome.error}")
+        elif outcome.status != "unchanged":
+            context.log.info(f"{outcome.status} {outcome.source_file}: read {outcome.rows_read:,}, "
+                             f"accepted {outcome.rows_accepted:,}, quarantined {outcome.rows_quarantined:,}")
+    unaccounted = ledger.filter(pl.col("rows_unaccounted") != 0)
+    yield dg.MaterializeResult(
+        asset_key="focus_billing",
+        metadata={
+            "dagster/row_count": totals[0],
+            "billed_cost_total": float(totals[1]),
+            "reporting_currency": report.reporting_currency or "",
+            "first_usage_date": str(totals[2]), "last_usage_date": str(totals[3]),
+            "files_loaded_this_run": sum(f.status == "loaded" for f in report.files),
+            "files_unchanged": sum(f.status == "unchanged" for f in report.files),
+            "files_failed": len(report.failed),
+            "files": dg.MetadataValue.md(markdown_table(files_table, limit=50)),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="billing_quarantine",
+        metadata={"dagster/row_count": int(quarantine["rows"].sum()) if len(quarantine) else 0,
+                  "rows_per_rule": dg.MetadataValue.md(markdown_table(quarantine, limit=30)),
+                  "preview": dg.MetadataValue.md(markdown_table(quarantine_sample))},
+    )
+    yield dg.MaterializeResult(asset_key="billing_files", metadata={"dagster/row_count": len(files_table)})
+    yield dg.AssetCheckResult(
+        asset_key="focus_billing", check_name="rows_reconcile_per_file", passed=unaccounted.is_empty(),
+        metadata={"files_checked": len(ledger), "files_out_of_balance": dg.MetadataValue.md(markdown_table(unaccounted))},
+    )
+    yield dg.AssetCheckResult(
+        asset_key="focus_billing", check_name="every_file_loaded", passed=not report.failed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(f"{f.source_file}: {f.error}" for f in report.failed) or None,
+        metadata={"failed_files": len(report.failed)},
+    )
+
+
+def _rollup_asset(table: str, grain: str, description: str):
+    @dg.asset(
+        name=table,
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=["focus_billing"],
+        group_name="billing",
+        kinds={"duckdb"},
+        owners=OWNERS,
+        pool=DUCKDB_WRITE_POOL,
+        check_specs=[dg.AssetCheckSpec("billed_cost_reconciles", asset=table, blocking=True,
+                                       description="Billed cost equals the accepted rows' billed cost in the window")],
+        description=description,
+    )
+    def _rollup(context: dg.AssetExecutionContext, warehouse: FinopsWarehouse, settings: FinopsSettings) -> dg.MaterializeResult:
+        window = context.partition_time_window  # one window for a single day or a whole backfill range
+        start, end = window.start.date(), window.end.date()
+        with warehouse.write() as conn:
+            rows = rebuild_rollup_window(conn, table, start, end, settings.cost_metric)
+            reconciliation = reconcile_window(conn, start, end)
+            by_owner = conn.sql(
+                f"select department, team, round(sum(cost), 2) as cost, round(sum(billed_cost), 2) as billed_cost "
+                f"from {table} where usage_date >= $start and usage_date < $end group by all order by cost desc",
+                params={"start": start, "end": end}).pl()
+        own_total = reconciliation.rollup_billed(table)
+        context.log.info(f"{table}: {rows:,} rows for {start}..{end} ({grain})")
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": rows,
+                "window": f"{start} .. {end} (exclusive)",
+                "cost_metric": settings.cost_metric,
+                "cost_total": float(by_owner["cost"].sum()) if len(by_owner) else 0.0,
+                "billed_cost_total": own_total,
+                "cost_by_owner": dg.MetadataValue.md(markdown_table(by_owner, limit=20)),
+            },
+            check_results=[dg.AssetCheckResult(
+                check_name="billed_cost_reconciles", passed=reconciliation.agrees(table),
+                metadata={"source_billed": reconciliation.source_billed, "rollup_billed": own_total},
+            )],
+        )
+
+    return _rollup
+
+
+billing_rollup = _rollup_asset(
+    "billing_rollup", "daily",
+    "Daily cost per provider, account, sub-account, department, team, service, resource, region and "
+    "charge category: billed, effective, list, the detection metric `cost`, consumed quantity.")
+billing_rollup_hourly = _rollup_asset(
+    "billing_rollup_hourly", "hourly",
+    "The same rollup per hour (charges longer than an hour are booked at their start, hourly_grain=false).")

@@ -1,0 +1,33 @@
+import os
+
+import dagster as dg
+
+from finops_assets.lib.owners import DEFAULT_DEPARTMENT_KEYS, DEFAULT_TEAM_KEYS
+from finops_assets.resources.settings import FinopsSettings
+from finops_assets.resources.warehouse import FinopsWarehouse
+
+
+def _keys(variable: str, default: tuple[str, ...]) -> list[str]:
+    value = os.environ.get(variable, "")
+    return [k.strip() for k in value.split(",") if k.strip()] or list(default)
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    # Plain settings are read at load time (they are not secrets); tokens will come through dg.EnvVar.
+    return dg.Definitions(
+        resources={
+            "warehouse": FinopsWarehouse(
+                snapshot_path=os.environ.get("FINOPS_WAREHOUSE", "data/warehouse/finops.duckdb"),
+                writer_path=os.environ.get("FINOPS_WRITER_WAREHOUSE", ""),
+                memory_limit=os.environ.get("FINOPS_DUCKDB_MEMORY_LIMIT", "4GB"),
+            ),
+            "settings": FinopsSettings(
+                data_dir=os.environ.get("FINOPS_DATA_DIR", "data"),
+                department_tag_keys=_keys("FINOPS_DEPARTMENT_TAG_KEYS", DEFAULT_DEPARTMENT_KEYS),
+                team_tag_keys=_keys("FINOPS_TEAM_TAG_KEYS", DEFAULT_TEAM_KEYS),
+                cost_metric=os.environ.get("FINOPS_COST_METRIC", "auto"),
+                reporting_currency=os.environ.get("FINOPS_REPORTING_CURRENCY", ""),
+            ),
+        }
+    )

@@ -1,0 +1,50 @@
+"""Daily and hourly cost per owner, rebuilt for a window of days (idempotent: delete, then insert)."""
+
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+
+from finops_assets.lib.sql import fetch_one, load_sql
+
+COST_METRICS = ("auto", "effective", "billed", "list")
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    source_billed: float
+    daily_billed: float
+    hourly_billed: float
+
+    def rollup_billed(self, table: str) -> float:
+        return self.daily_billed if table == "billing_rollup" else self.hourly_billed
+
+    def agrees(self, table: str, tolerance: float = 1e-9) -> bool:
+        """Relative tolerance: float sums in another order differ in the last digits only."""
+        scale = max(1.0, abs(self.source_billed))
+        return abs(self.rollup_billed(table) - self.source_billed) <= tolerance * scale
+
+
+def rebuild_rollup_window(conn: duckdb.DuckDBPyConnection, table: str, start: date, end: date, cost_metric: str) -> int:
+    """Replace `table` (billing_rollup or billing_rollup_hourly) for usage dates in [start, end)."""
+    if cost_metric not in COST_METRICS:
+        raise ValueError(f"cost metric {cost_metric!r} is not one of {', '.join(COST_METRICS)}")
+    conn.execute(load_sql(f"billing/create_{table}"))
+    conn.execute(load_sql("billing/create_cost_metric_macro"))
+    window = {"start": start, "end": end}
+    conn.begin()
+    try:
+        conn.execute(load_sql(f"billing/delete_{table}_window"), window)
+        inserted = fetch_one(conn, load_sql(f"billing/insert_{table}_window"), window | {"cost_metric": cost_metric})[0]
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return int(inserted)
+
+
+def reconcile_window(conn: duckdb.DuckDBPyConnection, start: date, end: date) -> Reconciliation:
+    for table in ("billing_rollup", "billing_rollup_hourly"):
+        conn.execute(load_sql(f"billing/create_{table}"))
+    row = fetch_one(conn, load_sql("billing/select_billing_rollup_reconciliation"), {"start": start, "end": end})
+    return Reconciliation(*map(float, row))

@@ -1,0 +1,301 @@
+"""Load FOCUS billing files into the warehouse: accepted rows, quarantined rows, a per-file ledger.
+
+Works on an open DuckDB connection (the warehouse resource owns it), one file at a time, each in
+its own transaction, so one unreadable file never stops the others. Files are incremental: an
+unchanged file (same size and mtime, same settings) is skipped; a changed one is replaced.
+"""
+
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from finops_assets.lib.focus_schema import (
+    NUMERIC_COLUMNS,
+    SOURCE_NAMES,
+    TIMESTAMP_COLUMNS,
+    FocusFileError,
+    map_columns,
+)
+from finops_assets.lib.owners import OwnerRules, resolve_owner
+from finops_assets.lib.sql import fetch_one, load_sql, quote_identifier
+
+log = logging.getLogger(__name__)
+
+BILLING_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+_TEXT_TYPES = ("VARCHAR",)
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    owner_rules: OwnerRules = OwnerRules()
+    reporting_currency: str | None = None  # None: the currency of most rows in the bill
+    exchange_rates: dict[str, float] = field(default_factory=dict)  # currency -> reporting units per unit
+
+    def fingerprint(self) -> str:
+        """Changes whenever settings that shape loaded rows change, forcing a reload."""
+        return json.dumps(
+            [self.owner_rules.department_keys, self.owner_rules.team_keys, self.reporting_currency,
+             sorted(self.exchange_rates.items())]
+        )
+
+
+@dataclass
+class FileOutcome:
+    source_file: str
+    status: str  # loaded | unchanged | failed | removed
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_quarantined: int = 0
+    error: str | None = None
+
+
+@dataclass
+class IngestReport:
+    files: list[FileOutcome]
+    reporting_currency: str | None
+
+    @property
+    def failed(self) -> list[FileOutcome]:
+        return [f for f in self.files if f.status == "failed"]
+
+
+def discover_billing_files(billing_dir: Path) -> list[Path]:
+    """Every *.csv, *.csv.gz and *.parquet under billing_dir, in a stable order."""
+    if not billing_dir.is_dir():
+        return []
+    return sorted(
+        p for p in billing_dir.rglob("*")
+        if p.is_file() and not p.name.startswith(".") and p.name.lower().endswith(BILLING_SUFFIXES)
+    )
+
+
+def file_format(path: Path) -> str:
+    return "parquet" if path.name.lower().endswith(".parquet") else "csv"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _reader(path: Path) -> str:
+    if file_format(path) == "parquet":
+        return f"read_parquet({_literal(str(path))}, file_row_number = true)"
+    # all_varchar: every value is validated by our own rules, never silently coerced by a sniffer.
+    return (
+        f"read_csv({_literal(str(path))}, header = true, all_varchar = true, "
+        "nullstr = ['NULL', ''], compression = 'auto')"
+    )
+
+
+def _canonical_expr(canonical: str, source: str | None, source_type: str | None, default_currency: str) -> str:
+    if source is None:
+        if canonical == "billing_currency":  # a bill without the column is in the reporting currency
+            return f"{_literal(default_currency)}::varchar"
+        return "null::varchar"
+    col = f"src.{quote_identifier(source)}"
+    typed_natively = source_type not in _TEXT_TYPES and (canonical in NUMERIC_COLUMNS or canonical in TIMESTAMP_COLUMNS)
+    if typed_natively:
+        return col
+    # 'NULL' and '' both mean null in real exports (the FOCUS sample has both).
+    return f"nullif(nullif(trim({col}::varchar), ''), 'NULL')"
+
+
+def create_source_view(conn: duckdb.DuckDBPyConnection, path: Path, default_currency: str) -> tuple[list[str], object]:
+    """Temp view focus_source: canonical columns, source_row (1 = first data row) and the raw record."""
+    reader = _reader(path)
+    try:
+        described = conn.sql(f"describe select * from {reader}").fetchall()
+    except duckdb.Error as exc:
+        raise FocusFileError(str(path), f"cannot be read: {str(exc).splitlines()[0]}") from exc
+    types = {name: typ for name, typ, *_ in described if name != "file_row_number"}
+    header = list(types)
+    mapping = map_columns(str(path), header)
+    selects = [
+        f"{_canonical_expr(c, mapping.source_for.get(c), types.get(mapping.source_for.get(c, '')), default_currency)} as {c}"
+        for c in SOURCE_NAMES
+    ]
+    raw = "to_json(struct_pack(" + ", ".join(
+        f"{quote_identifier(h)} := src.{quote_identifier(h)}" for h in header
+    ) + "))"
+    # Parquet knows its row numbers; DuckDB's CSV scan keeps file order, so row_number() over () matches.
+    source_row = "src.file_row_number + 1" if file_format(path) == "parquet" else "row_number() over ()"
+    conn.execute(
+        f"create or replace temp view focus_source as select {source_row} as source_row, "
+        f"{', '.join(selects)}, {raw} as raw_record from {reader} src"
+    )
+    return header, mapping
+
+
+def _profile(conn: duckdb.DuckDBPyConnection, path: Path) -> pl.DataFrame:
+    try:
+        return conn.sql(load_sql("billing/select_billing_source_profile")).pl()
+    except duckdb.Error as exc:
+        raise FocusFileError(str(path), f"cannot be read: {str(exc).splitlines()[0]}") from exc
+
+
+def _register_lookups(conn, profile: pl.DataFrame, settings: IngestSettings, reporting_currency: str) -> None:
+    tags = profile.get_column("tags").unique().to_list()
+    owners = [resolve_owner(t, settings.owner_rules) for t in tags]
+    tag_owners = pl.DataFrame(
+        {
+            "tags": tags,
+            "department": [o.department for o in owners],
+            "team": [o.team for o in owners],
+            "tags_error": [o.error for o in owners],
+        },
+        schema={"tags": pl.String, "department": pl.String, "team": pl.String, "tags_error": pl.String},
+    )
+    rates = {c.upper(): r for c, r in settings.exchange_rates.items()} | {reporting_currency.upper(): 1.0}
+    currency_rates = pl.DataFrame({"currency": list(rates), "rate": list(rates.values())},
+                                  schema={"currency": pl.String, "rate": pl.Float64})
+    for name, frame in (("tag_owners", tag_owners), ("currency_rates", currency_rates)):
+        conn.register(f"{name}_frame", frame.to_arrow())
+        conn.execute(f"create or replace temp table {name} as select * from {name}_frame")
+        conn.unregister(f"{name}_frame")
+
+
+def ensure_billing_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    for table in ("focus_billing", "billing_quarantine", "billing_files"):
+        conn.execute(load_sql(f"billing/create_{table}"))
+
+
+def _fingerprint(path: Path, settings: IngestSettings) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{settings.fingerprint()}"
+
+
+def _reporting_currency(conn, settings: IngestSettings, new_counts: dict[str, Counter]) -> str:
+    if settings.reporting_currency:
+        return settings.reporting_currency.upper()
+    total: Counter = Counter()
+    for source_file, counts_json in conn.execute(
+        "select source_file, currency_counts from billing_files where currency_counts is not null"
+    ).fetchall():
+        if source_file not in new_counts:
+            total.update(json.loads(counts_json))
+    for counts in new_counts.values():
+        total.update(counts)
+    total.pop(None, None)
+    return total.most_common(1)[0][0].upper() if total else "USD"
+
+
+def ingest_billing_files(
+    conn: duckdb.DuckDBPyConnection,
+    files: list[Path],
+    settings: IngestSettings,
+    full_refresh: bool = False,
+) -> IngestReport:
+    """Bring the warehouse in line with `files`: load new and changed ones, drop removed ones."""
+    conn.execute("set TimeZone = 'UTC'")
+    ensure_billing_tables(conn)
+    known = dict(conn.execute("select source_file, fingerprint from billing_files").fetchall())
+    present = {str(p): p for p in files}
+    outcomes: list[FileOutcome] = []
+
+    for removed in sorted(set(known) - set(present)):
+        _delete_file(conn, removed)
+        outcomes.append(FileOutcome(removed, "removed"))
+
+    to_load = [p for p in files if full_refresh or known.get(str(p)) != _fingerprint(p, settings)]
+    # Profile first: the reporting currency depends on the whole bill, not on one file.
+    profiles: dict[str, pl.DataFrame] = {}
+    failures: dict[str, str] = {}
+    for path in to_load:
+        try:
+            create_source_view(conn, path, default_currency=settings.reporting_currency or "USD")
+            profiles[str(path)] = _profile(conn, path)
+        except FocusFileError as exc:
+            failures[str(path)] = exc.problem
+    counts = {
+        f: Counter({row["billing_currency"]: row["row_count"] for row in
+                    p.group_by("billing_currency").agg(pl.col("row_count").sum()).iter_rows(named=True)})
+        for f, p in profiles.items()
+    }
+    currency = _reporting_currency(conn, settings, counts)
+    previous_currencies = {r[0] for r in conn.execute(
+        "select distinct billing_currency from focus_billing where exchange_rate = 1.0").fetchall()}
+    if previous_currencies and previous_currencies != {currency} and not full_refresh:
+        log.info("reporting currency is now %s (was %s): reloading every file", currency, previous_currencies)
+        return ingest_billing_files(conn, files, settings, full_refresh=True)
+
+    for path in to_load:
+        source_file = str(path)
+        if source_file in failures:
+            outcomes.append(_record_failure(conn, path, failures[source_file]))
+            continue
+        try:
+            outcomes.append(_load_file(conn, path, settings, currency, profiles[source_file], counts[source_file]))
+        except (FocusFileError, duckdb.Error) as exc:
+            problem = exc.problem if isinstance(exc, FocusFileError) else str(exc).splitlines()[0]
+            outcomes.append(_record_failure(conn, path, problem))
+
+    unchanged = [p for p in files if p not in to_load]
+    outcomes.extend(FileOutcome(str(p), "unchanged") for p in unchanged)
+    if to_load or len(outcomes) > len(unchanged):
+        _mark_duplicates(conn)
+    return IngestReport(files=outcomes, reporting_currency=currency)
+
+
+def _load_file(conn, path: Path, settings: IngestSettings, currency: str, profile: pl.DataFrame, counts: Counter) -> FileOutcome:
+    source_file = str(path)
+    header, mapping = create_source_view(conn, path, default_currency=currency)
+    _register_lookups(conn, profile, settings, currency)
+    conn.execute(load_sql("billing/create_focus_validated_view"))
+    rows_read = int(profile.get_column("row_count").sum())
+    params = {"source_file": source_file}
+    conn.begin()
+    try:
+        conn.execute(load_sql("billing/delete_billing_file_rows"), params)
+        conn.execute(load_sql("billing/delete_billing_quarantine_file_rows"), params)
+        accepted = fetch_one(conn, load_sql("billing/insert_focus_billing_from_source"), params)[0]
+        quarantined = fetch_one(conn, load_sql("billing/insert_billing_quarantine_from_source"), params)[0]
+        conn.execute(
+            load_sql("billing/insert_billing_files_entry"),
+            params | {
+                "file_format": file_format(path),
+                "fingerprint": _fingerprint(path, settings),
+                "file_mtime_ns": path.stat().st_mtime_ns,
+                "rows_read": rows_read,
+                "currency_counts": json.dumps({str(k): v for k, v in counts.items()}),
+                "missing_optional_columns": ", ".join(mapping.missing_optional),
+                "extra_columns": ", ".join(mapping.extra_columns),
+            },
+        )
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return FileOutcome(source_file, "loaded", rows_read, int(accepted), int(quarantined))
+
+
+def _record_failure(conn, path: Path, problem: str) -> FileOutcome:
+    log.error("billing file %s could not be loaded: %s", path, problem)
+    conn.execute(
+        load_sql("billing/update_billing_files_failed"),
+        {"source_file": str(path), "file_format": file_format(path),
+         "file_mtime_ns": path.stat().st_mtime_ns, "error": problem},
+    )
+    return FileOutcome(str(path), "failed", error=problem)
+
+
+def _delete_file(conn, source_file: str) -> None:
+    params = {"source_file": source_file}
+    conn.begin()
+    conn.execute(load_sql("billing/delete_billing_file_rows"), params)
+    conn.execute(load_sql("billing/delete_billing_quarantine_file_rows"), params)
+    conn.execute(load_sql("billing/delete_billing_files_entry"), params)
+    conn.commit()
+
+
+def _mark_duplicates(conn) -> None:
+    conn.begin()
+    conn.execute(load_sql("billing/update_focus_billing_clear_duplicates"))
+    if fetch_one(conn, "select count(*) from billing_files where status = 'loaded'")[0] > 1:
+        conn.execute(load_sql("billing/update_focus_billing_mark_duplicates"))
+    conn.execute(load_sql("billing/update_billing_files_superseded"))
+    conn.commit()

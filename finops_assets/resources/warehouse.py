@@ -1,0 +1,82 @@
+"""The one owner of every DuckDB connection: a writer file for Dagster steps, a published copy for analysts."""
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from filelock import FileLock
+from pydantic import Field
+
+
+def writer_path_for(snapshot_path: str) -> str:
+    """data/warehouse/finops.duckdb -> data/warehouse/finops.writer.duckdb"""
+    path = Path(snapshot_path)
+    return str(path.with_name(f"{path.stem}.writer{path.suffix or '.duckdb'}"))
+
+
+class FinopsWarehouse(dg.ConfigurableResource):
+    """DuckDB warehouse. Steps write `writer_path` (one at a time: the duckdb_write pool, then a file
+    lock); analysts read `snapshot_path`, which `publish_snapshot` replaces atomically."""
+
+    snapshot_path: str = Field(description="The analysts' DuckDB file, replaced atomically at the end of every run")
+    writer_path: str = Field(default="", description="The file Dagster steps write; default <snapshot>.writer.duckdb")
+    lock_timeout_s: float = Field(default=1800.0, description="How long a writer waits for another writer")
+    memory_limit: str = Field(default="4GB", description="DuckDB memory_limit; larger work spills to disk")
+
+    @property
+    def writer_file(self) -> str:
+        return self.writer_path or writer_path_for(self.snapshot_path)
+
+    def _lock(self) -> FileLock:
+        return FileLock(f"{self.writer_file}.lock", timeout=self.lock_timeout_s)
+
+    def _connect(self, path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+        config = {"memory_limit": self.memory_limit}
+        if not read_only:
+            config["temp_directory"] = f"{path}.tmp"
+        conn = duckdb.connect(path, read_only=read_only, config=config)
+        conn.execute("set TimeZone = 'UTC'")
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection; the file lock makes writers outside the pool wait, not fail."""
+        Path(self.writer_file).parent.mkdir(parents=True, exist_ok=True)
+        with self._lock():
+            conn = self._connect(self.writer_file, read_only=False)
+            try:
+                yield conn
+            finally:
+                conn.close()
+
+    @contextmanager
+    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection to the writer file (for checks inside the duckdb_write pool)."""
+        with self._lock():
+            conn = self._connect(self.writer_file, read_only=True)
+            try:
+                yield conn
+            finally:
+                conn.close()
+
+    def publish_snapshot(self) -> int:
+        """Copy the checkpointed writer file over the analysts' file with one rename; returns its size.
+
+        An analyst with the old file open keeps reading the old copy (POSIX rename semantics);
+        new connections see the new one. Never half a run."""
+        target = Path(self.snapshot_path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        with self._lock():
+            conn = self._connect(self.writer_file, read_only=False)
+            try:
+                conn.execute("checkpoint")
+            finally:
+                conn.close()
+            shutil.copyfile(self.writer_file, staging)
+        os.replace(staging, target)
+        return target.stat().st_size

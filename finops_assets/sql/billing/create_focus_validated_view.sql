@@ -1,0 +1,69 @@
+-- Typed, owner-resolved rows of the file behind the temp view focus_source, each with the
+-- rules it breaks (reason is null for a good row). tag_owners and currency_rates are temp tables.
+create or replace temp view focus_validated as
+with typed as (
+    select
+        s.*,
+        try_cast(s.charge_period_start as timestamptz)::timestamp as cps,
+        try_cast(s.charge_period_end as timestamptz)::timestamp as cpe,
+        try_cast(s.billing_period_start as timestamptz)::timestamp as bps,
+        try_cast(s.billed_cost as double) as billed_cost_d,
+        try_cast(s.effective_cost as double) as effective_cost_d,
+        try_cast(s.list_cost as double) as list_cost_d,
+        try_cast(s.contracted_cost as double) as contracted_cost_d,
+        try_cast(s.list_unit_price as double) as list_unit_price_d,
+        try_cast(s.consumed_quantity as double) as consumed_quantity_d,
+        try_cast(s.pricing_quantity as double) as pricing_quantity_d,
+        case lower(s.charge_category)
+            when 'usage' then 'Usage' when 'purchase' then 'Purchase' when 'tax' then 'Tax'
+            when 'credit' then 'Credit' when 'adjustment' then 'Adjustment'
+        end as charge_category_c,
+        case lower(s.charge_frequency)
+            when 'usage-based' then 'Usage-Based' when 'recurring' then 'Recurring' when 'one-time' then 'One-Time'
+            else s.charge_frequency
+        end as charge_frequency_c,
+        upper(s.billing_currency) as currency_c,
+        r.rate as exchange_rate,
+        o.department,
+        o.team,
+        o.tags_error
+    from focus_source s
+    left join tag_owners o on o.tags is not distinct from s.tags
+    left join currency_rates r on r.currency = upper(s.billing_currency)
+)
+select
+    *,
+    nullif(concat_ws('; ',
+        case when charge_period_start is null then 'charge_period_start_missing: ChargePeriodStart is empty' end,
+        case when charge_period_start is not null and cps is null
+             then 'charge_period_start_unparseable: ChargePeriodStart=' || charge_period_start::varchar end,
+        case when cps is not null and (cps < timestamp '2000-01-01' or cps >= timestamp '2100-01-01')
+             then 'charge_period_start_implausible: ChargePeriodStart=' || charge_period_start::varchar || ' is outside 2000..2099' end,
+        case when charge_period_end is not null and cpe is null
+             then 'charge_period_end_unparseable: ChargePeriodEnd=' || charge_period_end::varchar end,
+        case when cpe < cps then 'charge_period_end_before_start: ChargePeriodEnd is before ChargePeriodStart' end,
+        case when billed_cost is null then 'billed_cost_missing: BilledCost is empty' end,
+        case when billed_cost is not null and billed_cost_d is null
+             then 'cost_unparseable: BilledCost=' || billed_cost::varchar end,
+        case when effective_cost is not null and effective_cost_d is null
+             then 'cost_unparseable: EffectiveCost=' || effective_cost::varchar end,
+        case when list_cost is not null and list_cost_d is null
+             then 'cost_unparseable: ListCost=' || list_cost::varchar end,
+        case when contracted_cost is not null and contracted_cost_d is null
+             then 'cost_unparseable: ContractedCost=' || contracted_cost::varchar end,
+        case when list_unit_price is not null and list_unit_price_d is null
+             then 'number_unparseable: ListUnitPrice=' || list_unit_price::varchar end,
+        case when consumed_quantity is not null and consumed_quantity_d is null
+             then 'number_unparseable: ConsumedQuantity=' || consumed_quantity::varchar end,
+        case when pricing_quantity is not null and pricing_quantity_d is null
+             then 'number_unparseable: PricingQuantity=' || pricing_quantity::varchar end,
+        case when charge_category_c is null
+             then 'charge_category_invalid: ChargeCategory=' || coalesce(charge_category::varchar, '<empty>')
+                  || ' is not one of Usage, Purchase, Tax, Credit, Adjustment' end,
+        case when tags_error is not null then 'tags_not_json_object: ' || tags_error end,
+        case when billing_currency is null then 'billing_currency_missing: BillingCurrency is empty' end,
+        case when billing_currency is not null and exchange_rate is null
+             then 'currency_without_rate: BillingCurrency=' || billing_currency::varchar
+                  || ' differs from the reporting currency and exchange_rates.csv has no rate for it' end
+    ), '') as reason
+from typed

@@ -1,0 +1,1 @@
+delete from focus_billing where source_file = $source_file

@@ -1,0 +1,1 @@
+delete from billing_files where source_file = $source_file

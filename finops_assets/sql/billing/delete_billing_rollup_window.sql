@@ -1,0 +1,1 @@
+delete from billing_rollup where usage_date >= $start and usage_date < $end

@@ -1,0 +1,1 @@
+delete from input_quarantine where input_name = $input_name
