@@ -1,0 +1,111 @@
+"""`finops-assets bench`: ingestion + rollup throughput as a ratio to DuckDB's own floor.
+
+The floor is DuckDB scanning the same files and summing cost per day and resource, the least any
+ingestion must do. Each measurement runs in a fresh child process so its peak memory is its own.
+"""
+
+import multiprocessing
+import resource
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+
+@dataclass
+class Measurement:
+    seconds: float
+    peak_rss_mb: float
+    detail: dict
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _floor(files: list[str], fmt: str, memory_limit: str) -> Measurement:
+    reader = (f"read_parquet({files!r})" if fmt == "parquet"
+              else f"read_csv({files!r}, header = true)")  # DuckDB's own typed CSV reading
+    conn = duckdb.connect(config={"memory_limit": memory_limit})
+    started = time.perf_counter()
+    groups, total = conn.sql(
+        f"select count(*), sum(cost) from (select ChargePeriodStart::date as day, ResourceId, "
+        f"sum(BilledCost) as cost from {reader} group by all)").fetchall()[0]
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return Measurement(elapsed, _peak_rss_mb(), {"groups": groups, "billed_cost": total})
+
+
+def _ours(files: list[str], warehouse_dir: str, memory_limit: str) -> Measurement:
+    from finops_assets.lib.billing_rollup import rebuild_rollup_window
+    from finops_assets.lib.focus_ingest import IngestSettings, ingest_billing_files
+    from finops_assets.lib.sql import fetch_one
+    from finops_assets.resources.warehouse import FinopsWarehouse
+
+    warehouse = FinopsWarehouse(snapshot_path=str(Path(warehouse_dir) / "bench.duckdb"), memory_limit=memory_limit)
+    phases = {}
+    started = time.perf_counter()
+    with warehouse.write() as conn:
+        report = ingest_billing_files(conn, [Path(f) for f in files], IngestSettings())
+        phases["ingest_s"] = time.perf_counter() - started
+        first, last = fetch_one(conn, "select min(usage_date), max(usage_date) from focus_billing")
+        for table in ("billing_rollup", "billing_rollup_hourly"):
+            phase_start = time.perf_counter()
+            rebuild_rollup_window(conn, table, first, last + timedelta(days=1), "auto")
+            phases[f"{table}_s"] = time.perf_counter() - phase_start
+        total = fetch_one(conn, "select sum(billed_cost) from billing_rollup")[0]
+    elapsed = time.perf_counter() - started
+    failed = [f.error for f in report.files if f.status == "failed"]
+    if failed:
+        raise RuntimeError(f"bench files failed to load: {failed}")
+    return Measurement(elapsed, _peak_rss_mb(), phases | {
+        "rows_accepted": sum(f.rows_accepted for f in report.files), "billed_cost": total})
+
+
+def _in_child(function, *args) -> Measurement:
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        return pool.apply(function, args)
+
+
+def run_ingestion_bench(rows: int, work_dir: Path | None = None, formats: list[str] = ("parquet", "csv"),
+                        repeat: int = 1, memory_limit: str = "4GB") -> list[dict]:
+    from finops_assets.lib.bench_data import generate_bench_bill
+
+    root = Path(work_dir or tempfile.mkdtemp(prefix="finops-bench-"))
+    results = []
+    try:
+        for fmt in formats:
+            data_dir = root / fmt
+            started = time.perf_counter()
+            files = [str(p) for p in generate_bench_bill(data_dir, rows=rows, fmt=fmt)]
+            print(f"generated {rows:,} {fmt} rows in {len(files)} file(s) in {time.perf_counter() - started:.1f}s "
+                  f"({sum(Path(f).stat().st_size for f in files) / 1e6:,.0f} MB)", flush=True)
+            floors, ours = [], []
+            for attempt in range(repeat):
+                floors.append(_in_child(_floor, files, fmt, memory_limit))
+                warehouse_dir = root / f"warehouse-{fmt}-{attempt}"
+                warehouse_dir.mkdir(parents=True, exist_ok=True)
+                ours.append(_in_child(_ours, files, str(warehouse_dir), memory_limit))
+                shutil.rmtree(warehouse_dir, ignore_errors=True)
+            floor, best = min(floors, key=lambda m: m.seconds), min(ours, key=lambda m: m.seconds)
+            if abs(floor.detail["billed_cost"] - best.detail["billed_cost"]) > 1e-6 * abs(floor.detail["billed_cost"]):
+                raise RuntimeError(f"totals disagree: floor {floor.detail['billed_cost']} vs ours {best.detail['billed_cost']}")
+            result = {
+                "format": fmt, "rows": rows,
+                "floor_s": round(floor.seconds, 2), "ours_s": round(best.seconds, 2),
+                "ratio": round(best.seconds / floor.seconds, 2),
+                "rows_per_s": round(rows / best.seconds),
+                "floor_peak_rss_mb": round(floor.peak_rss_mb), "ours_peak_rss_mb": round(best.peak_rss_mb),
+                **{k: round(v, 2) for k, v in best.detail.items() if k.endswith("_s")},
+            }
+            results.append(result)
+            print(" ".join(f"{k}={v}" for k, v in result.items()), flush=True)
+    finally:
+        if work_dir is None:
+            shutil.rmtree(root, ignore_errors=True)
+    return results

@@ -1,0 +1,41 @@
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+SHARED_SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/focus-sample-data/FOCUS-1.0/focus_sample.csv"
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def official_sample() -> Path:
+    """The FinOps Foundation's 1,000-row FOCUS 1.0 sample (copied into fixtures/, see SOURCES.md)."""
+    copied = FIXTURES / "focus_sample.csv"
+    return copied if copied.exists() else SHARED_SAMPLE
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A small data folder in the input contract: the official sample bill plus every side input,
+    each with one bad row."""
+    root = tmp_path / "data"
+    (root / "billing").mkdir(parents=True)
+    shutil.copy(official_sample(), root / "billing" / "focus_sample.csv")
+    (root / "deployments").mkdir()
+    events = [
+        {"id": "dep-1", "deployed_at": "2024-09-18T21:40:00Z", "service_name": "checkout", "environment": "production",
+         "commit_sha": "a" * 40, "commit_message": "cache tweak", "branch": "main", "repository": "acme/checkout",
+         "ci_system": "github_actions", "triggered_by": "alice", "pipeline_url": "https://ci.example/1"},
+    ]
+    lines = [json.dumps(e) for e in events] + [json.dumps(events[0]), "{not json", json.dumps({"id": "dep-2"})]
+    (root / "deployments" / "events.jsonl").write_text("\n".join(lines) + "\n")
+    (root / "team_repositories.csv").write_text(
+        "department,team,repository,primary_repo\nretail,checkout,acme/checkout,true\nretail,search,not-a-repo,true\n")
+    (root / "traffic.csv").write_text(
+        "date,department,team,requests\n2024-09-01,retail,checkout,1000\n2024-09-02,retail,checkout,-5\n")
+    return root
+
+
+@pytest.fixture
+def warehouse_path(tmp_path: Path) -> Path:
+    return tmp_path / "warehouse" / "finops.duckdb"
