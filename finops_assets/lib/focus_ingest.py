@@ -128,6 +128,13 @@ def create_source_view(conn: duckdb.DuckDBPyConnection, path: Path, default_curr
         f"create or replace temp view focus_source as select {source_row} as source_row, "
         f"{', '.join(selects)}, {raw} as raw_record from {reader} src"
     )
+    # Native TIMESTAMP columns (Parquet) are UTC already: skip the text-to-timestamptz path.
+    native_timestamps = all(
+        types.get(mapping.source_for.get(c, ""), "VARCHAR").startswith("TIMESTAMP") for c in TIMESTAMP_COLUMNS
+        if c in mapping.source_for
+    )
+    conn.execute(load_sql("billing/create_utc_timestamp_macro_native" if native_timestamps
+                          else "billing/create_utc_timestamp_macro_text"))
     return header, mapping
 
 
@@ -253,7 +260,10 @@ def _load_file(conn, path: Path, settings: IngestSettings, currency: str, profil
         conn.execute(load_sql("billing/delete_billing_file_rows"), params)
         conn.execute(load_sql("billing/delete_billing_quarantine_file_rows"), params)
         accepted = fetch_one(conn, load_sql("billing/insert_focus_billing_from_source"), params)[0]
-        quarantined = fetch_one(conn, load_sql("billing/insert_billing_quarantine_from_source"), params)[0]
+        # Counting is a cheap scan; building raw records is not, so only do it when a row failed.
+        quarantined = fetch_one(conn, "select count(*) from focus_validated where not is_valid")[0]
+        if quarantined:
+            quarantined = fetch_one(conn, load_sql("billing/insert_billing_quarantine_from_source"), params)[0]
         conn.execute(
             load_sql("billing/insert_billing_files_entry"),
             params | {

@@ -1,12 +1,13 @@
 -- Typed, owner-resolved rows of the file behind the temp view focus_source, each with the
--- rules it breaks (reason is null for a good row). tag_owners and currency_rates are temp tables.
+-- rules it breaks. is_valid is a cheap test for every row; the reason text is only built for the
+-- (few) rows that fail it. tag_owners, currency_rates and utc_timestamp() are per-file temp objects.
 create or replace temp view focus_validated as
 with typed as (
     select
         s.*,
-        try_cast(s.charge_period_start as timestamptz)::timestamp as cps,
-        try_cast(s.charge_period_end as timestamptz)::timestamp as cpe,
-        try_cast(s.billing_period_start as timestamptz)::timestamp as bps,
+        utc_timestamp(s.charge_period_start) as cps,
+        utc_timestamp(s.charge_period_end) as cpe,
+        utc_timestamp(s.billing_period_start) as bps,
         try_cast(s.billed_cost as double) as billed_cost_d,
         try_cast(s.effective_cost as double) as effective_cost_d,
         try_cast(s.list_cost as double) as list_cost_d,
@@ -33,6 +34,19 @@ with typed as (
 )
 select
     *,
+    (charge_period_start is not null and cps is not null
+        and cps >= timestamp '2000-01-01' and cps < timestamp '2100-01-01'
+        and (charge_period_end is null or (cpe is not null and cpe >= cps))
+        and billed_cost_d is not null
+        and (effective_cost is null or effective_cost_d is not null)
+        and (list_cost is null or list_cost_d is not null)
+        and (contracted_cost is null or contracted_cost_d is not null)
+        and (list_unit_price is null or list_unit_price_d is not null)
+        and (consumed_quantity is null or consumed_quantity_d is not null)
+        and (pricing_quantity is null or pricing_quantity_d is not null)
+        and charge_category_c is not null
+        and tags_error is null
+        and exchange_rate is not null) as is_valid,
     nullif(concat_ws('; ',
         case when charge_period_start is null then 'charge_period_start_missing: ChargePeriodStart is empty' end,
         case when charge_period_start is not null and cps is null

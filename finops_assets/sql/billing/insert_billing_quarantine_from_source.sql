@@ -7,4 +7,4 @@ select
     raw_record,
     now()::timestamp as quarantined_at
 from focus_validated
-where reason is not null
+where not is_valid

@@ -32,4 +32,4 @@ select
     consumed_unit,
     tags
 from focus_validated
-where reason is null
+where is_valid
