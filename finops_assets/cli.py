@@ -54,7 +54,7 @@ def run_pipeline(data_dir: Path, warehouse: Path) -> int:
     os.environ["FINOPS_WAREHOUSE"] = str(warehouse)
     from finops_assets.definitions import defs
     from finops_assets.defs.partitions import daily_partitions
-    from finops_assets.lib.sql import fetch_one
+    from finops_assets.lib.sql import fetch_one, load_sql
 
     definitions = defs()
     job = definitions.resolve_job_def("finops_daily")
@@ -66,8 +66,7 @@ def run_pipeline(data_dir: Path, warehouse: Path) -> int:
     _execute(job, instance, INGESTION_ASSETS)
     warehouse_resource = definitions.resources["warehouse"]
     with warehouse_resource.read() as conn:
-        first_day, last_day = fetch_one(
-            conn, "select min(usage_date), max(usage_date) from focus_billing where not is_duplicate")
+        first_day, last_day = fetch_one(conn, load_sql("billing/select_days_to_rebuild"))
         failed = conn.execute("select source_file, error from billing_files where status = 'failed'").fetchall()
 
     rest = [a for a in all_assets if a not in INGESTION_ASSETS]

@@ -87,3 +87,21 @@ def test_two_runs_at_once_with_an_analyst_reading_both_succeed_and_change_nothin
     assert analyst.sql("select count(*) from billing_rollup").fetchall() == rows_seen_by_analyst
     analyst.close()
     assert table_digests(warehouse_path) == before
+
+
+def test_removing_a_delivery_removes_its_days_from_the_rollups(data_dir, warehouse_path):
+    august = data_dir / "billing" / "august.csv"
+    august.write_text(
+        "ChargePeriodStart,ChargePeriodEnd,BilledCost,ChargeCategory,ProviderName,BillingCurrency,ResourceId,Tags\n"
+        '2024-08-15T10:00:00Z,2024-08-15T11:00:00Z,12.5,Usage,AWS,USD,r-1,"{""team"": ""search""}"\n')
+    args = ["run", "--data-dir", str(data_dir), "--warehouse", str(warehouse_path)]
+    assert main(args) == 0
+    query = "select team, sum(billed_cost) from billing_rollup where usage_date = date '2024-08-15' group by all"
+    with duckdb.connect(str(warehouse_path), read_only=True) as conn:
+        assert conn.sql(query).fetchall() == [("search", 12.5)]
+    august.unlink()
+    assert main(args) == 0
+    with duckdb.connect(str(warehouse_path), read_only=True) as conn:
+        assert conn.sql(query).fetchall() == []
+        assert conn.sql("select count(*) from billing_rollup_hourly where usage_date < date '2024-09-01'").fetchall() == [(0,)]
+        assert conn.sql("select count(*) from billing_files").fetchall() == [(1,)]

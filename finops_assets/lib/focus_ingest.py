@@ -167,7 +167,8 @@ def _register_lookups(conn, profile: pl.DataFrame, settings: IngestSettings, rep
 
 
 def ensure_billing_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    for table in ("focus_billing", "billing_quarantine", "billing_files"):
+    # The rollup tables too, so readers of an ingested-but-not-rolled-up warehouse find them.
+    for table in ("focus_billing", "billing_quarantine", "billing_files", "billing_rollup", "billing_rollup_hourly"):
         conn.execute(load_sql(f"billing/create_{table}"))
 
 
