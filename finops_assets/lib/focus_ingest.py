@@ -7,6 +7,7 @@ unchanged file (same size and mtime, same settings) is skipped; a changed one is
 
 import json
 import logging
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,14 +83,25 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _reader(path: Path) -> str:
-    if file_format(path) == "parquet":
-        return f"read_parquet({_literal(str(path))}, file_row_number = true)"
+def _csv_reader(path: Path) -> str:
     # all_varchar: every value is validated by our own rules, never silently coerced by a sniffer.
     return (
         f"read_csv({_literal(str(path))}, header = true, all_varchar = true, "
         "nullstr = ['NULL', ''], compression = 'auto')"
     )
+
+
+def stage_csv(conn: duckdb.DuckDBPyConnection, path: Path, staging_dir: Path) -> Path:
+    """Copy a CSV once into a temporary Parquet file, in file order (DuckDB preserves insertion
+    order), so every later pass is a fast parallel Parquet scan and file_row_number is the CSV's
+    record number (1 = first data row after the header)."""
+    staged = staging_dir / f"{abs(hash(str(path)))}.parquet"
+    try:
+        conn.execute(f"copy (select * from {_csv_reader(path)}) to {_literal(str(staged))} "
+                     "(format parquet, compression lz4_raw)")
+    except duckdb.Error as exc:
+        raise FocusFileError(str(path), f"cannot be read: {str(exc).splitlines()[0]}") from exc
+    return staged
 
 
 def _canonical_expr(canonical: str, source: str | None, source_type: str | None, default_currency: str) -> str:
@@ -105,9 +117,10 @@ def _canonical_expr(canonical: str, source: str | None, source_type: str | None,
     return f"nullif(nullif(trim({col}::varchar), ''), 'NULL')"
 
 
-def create_source_view(conn: duckdb.DuckDBPyConnection, path: Path, default_currency: str) -> tuple[list[str], object]:
-    """Temp view focus_source: canonical columns, source_row (1 = first data row) and the raw record."""
-    reader = _reader(path)
+def create_source_view(conn: duckdb.DuckDBPyConnection, path: Path, readable: Path, default_currency: str) -> tuple[list[str], object]:
+    """Temp view focus_source over `readable` (the Parquet file, or a CSV's staged copy): canonical
+    columns, source_row (1 = first data row) and the raw record. Errors name `path`."""
+    reader = f"read_parquet({_literal(str(readable))}, file_row_number = true)"
     try:
         described = conn.sql(f"describe select * from {reader}").fetchall()
     except duckdb.Error as exc:
@@ -122,10 +135,8 @@ def create_source_view(conn: duckdb.DuckDBPyConnection, path: Path, default_curr
     raw = "to_json(struct_pack(" + ", ".join(
         f"{quote_identifier(h)} := src.{quote_identifier(h)}" for h in header
     ) + "))"
-    # Parquet knows its row numbers; DuckDB's CSV scan keeps file order, so row_number() over () matches.
-    source_row = "src.file_row_number + 1" if file_format(path) == "parquet" else "row_number() over ()"
     conn.execute(
-        f"create or replace temp view focus_source as select {source_row} as source_row, "
+        "create or replace temp view focus_source as select src.file_row_number + 1 as source_row, "
         f"{', '.join(selects)}, {raw} as raw_record from {reader} src"
     )
     # Native TIMESTAMP columns (Parquet) are UTC already: skip the text-to-timestamptz path.
@@ -197,6 +208,7 @@ def ingest_billing_files(
     files: list[Path],
     settings: IngestSettings,
     full_refresh: bool = False,
+    staging_dir: Path | None = None,
 ) -> IngestReport:
     """Bring the warehouse in line with `files`: load new and changed ones, drop removed ones."""
     conn.execute("set TimeZone = 'UTC'")
@@ -210,12 +222,19 @@ def ingest_billing_files(
         outcomes.append(FileOutcome(removed, "removed"))
 
     to_load = [p for p in files if full_refresh or known.get(str(p)) != _fingerprint(p, settings)]
+    with tempfile.TemporaryDirectory(prefix="focus-staging-", dir=staging_dir) as staging:
+        return _ingest(conn, files, to_load, outcomes, settings, Path(staging), staging_dir, full_refresh)
+
+
+def _ingest(conn, files, to_load, outcomes, settings, staging: Path, staging_dir, full_refresh) -> IngestReport:
     # Profile first: the reporting currency depends on the whole bill, not on one file.
+    readable: dict[str, Path] = {}
     profiles: dict[str, pl.DataFrame] = {}
     failures: dict[str, str] = {}
     for path in to_load:
         try:
-            create_source_view(conn, path, default_currency=settings.reporting_currency or "USD")
+            readable[str(path)] = stage_csv(conn, path, staging) if file_format(path) == "csv" else path
+            create_source_view(conn, path, readable[str(path)], default_currency=settings.reporting_currency or "USD")
             profiles[str(path)] = _profile(conn, path)
         except FocusFileError as exc:
             failures[str(path)] = exc.problem
@@ -229,7 +248,7 @@ def ingest_billing_files(
         "select distinct billing_currency from focus_billing where exchange_rate = 1.0").fetchall()}
     if previous_currencies and previous_currencies != {currency} and not full_refresh:
         log.info("reporting currency is now %s (was %s): reloading every file", currency, previous_currencies)
-        return ingest_billing_files(conn, files, settings, full_refresh=True)
+        return ingest_billing_files(conn, files, settings, full_refresh=True, staging_dir=staging_dir)
 
     for path in to_load:
         source_file = str(path)
@@ -237,7 +256,8 @@ def ingest_billing_files(
             outcomes.append(_record_failure(conn, path, failures[source_file]))
             continue
         try:
-            outcomes.append(_load_file(conn, path, settings, currency, profiles[source_file], counts[source_file]))
+            outcomes.append(_load_file(conn, path, readable[source_file], settings, currency,
+                                       profiles[source_file], counts[source_file]))
         except (FocusFileError, duckdb.Error) as exc:
             problem = exc.problem if isinstance(exc, FocusFileError) else str(exc).splitlines()[0]
             outcomes.append(_record_failure(conn, path, problem))
@@ -249,9 +269,10 @@ def ingest_billing_files(
     return IngestReport(files=outcomes, reporting_currency=currency)
 
 
-def _load_file(conn, path: Path, settings: IngestSettings, currency: str, profile: pl.DataFrame, counts: Counter) -> FileOutcome:
+def _load_file(conn, path: Path, readable: Path, settings: IngestSettings, currency: str,
+               profile: pl.DataFrame, counts: Counter) -> FileOutcome:
     source_file = str(path)
-    header, mapping = create_source_view(conn, path, default_currency=currency)
+    header, mapping = create_source_view(conn, path, readable, default_currency=currency)
     _register_lookups(conn, profile, settings, currency)
     conn.execute(load_sql("billing/create_focus_validated_view"))
     rows_read = int(profile.get_column("row_count").sum())

@@ -31,6 +31,13 @@ class FinopsWarehouse(dg.ConfigurableResource):
     def writer_file(self) -> str:
         return self.writer_path or writer_path_for(self.snapshot_path)
 
+    @property
+    def staging_dir(self) -> Path:
+        """Scratch space for staged input files, on the warehouse's disk."""
+        path = Path(self.writer_file).parent
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
     def _lock(self) -> FileLock:
         return FileLock(f"{self.writer_file}.lock", timeout=self.lock_timeout_s)
 

@@ -45,7 +45,9 @@ def focus_billing(context: dg.AssetExecutionContext, config: FocusBillingConfig,
         context.log.warning(f"no billing files (*.csv, *.csv.gz, *.parquet) under {settings.billing_dir}")
     ingest_settings = settings.ingest_settings()
     with warehouse.write() as conn:
-        report = ingest_billing_files(conn, files, ingest_settings, full_refresh=config.full_refresh)
+        # CSVs are staged as Parquet beside the warehouse (not in /tmp, which may be small).
+        report = ingest_billing_files(conn, files, ingest_settings, full_refresh=config.full_refresh,
+                                      staging_dir=warehouse.staging_dir)
         ledger = conn.sql(load_sql("billing/select_billing_files_reconciliation")).pl()
         files_table = conn.sql("select source_file, status, error, rows_read, rows_accepted, rows_quarantined, "
                                "rows_superseded from billing_files order by source_file").pl()
