@@ -104,20 +104,27 @@ def stage_csv(conn: duckdb.DuckDBPyConnection, path: Path, staging_dir: Path) ->
     return staged
 
 
-def _canonical_expr(canonical: str, source: str | None, source_type: str | None, default_currency: str) -> str:
+def _canonical_expr(canonical: str, source: str | None, source_type: str | None, default_currency: str | None) -> str:
     if source is None:
-        if canonical == "billing_currency":  # a bill without the column is in the reporting currency
+        if canonical == "billing_currency" and default_currency:
+            # A bill without the column is in the reporting currency (None: not known yet, so it
+            # does not vote on which currency that is).
             return f"{_literal(default_currency)}::varchar"
         return "null::varchar"
     col = f"src.{quote_identifier(source)}"
     typed_natively = source_type not in _TEXT_TYPES and (canonical in NUMERIC_COLUMNS or canonical in TIMESTAMP_COLUMNS)
     if typed_natively:
         return col
-    # 'NULL' and '' both mean null in real exports (the FOCUS sample has both).
-    return f"nullif(nullif(trim({col}::varchar), ''), 'NULL')"
+    if canonical == "tags" and source_type is not None and source_type.startswith(("MAP", "STRUCT")):
+        # Parquet exports may type Tags as a map (AWS does): as JSON text it reads like a CSV's Tags.
+        return f"to_json({col})::varchar"
+    # 'NULL' and '' both mean null in real exports (the FOCUS sample has both); the spec's own
+    # example rows write 'null'.
+    return f"nullif(nullif(nullif(trim({col}::varchar), ''), 'NULL'), 'null')"
 
 
-def create_source_view(conn: duckdb.DuckDBPyConnection, path: Path, readable: Path, default_currency: str) -> tuple[list[str], object]:
+def create_source_view(conn: duckdb.DuckDBPyConnection, path: Path, readable: Path,
+                       default_currency: str | None) -> tuple[list[str], object]:
     """Temp view focus_source over `readable` (the Parquet file, or a CSV's staged copy): canonical
     columns, source_row (1 = first data row) and the raw record. Errors name `path`."""
     reader = f"read_parquet({_literal(str(readable))}, file_row_number = true)"
@@ -188,6 +195,16 @@ def _fingerprint(path: Path, settings: IngestSettings) -> str:
     return f"{stat.st_size}:{stat.st_mtime_ns}:{settings.fingerprint()}"
 
 
+def _currency_counts(profile: pl.DataFrame) -> Counter:
+    """Rows per currency (upper case). Rows without one (quarantined, or in a file without the
+    column, which takes the reporting currency) do not vote on the reporting currency."""
+    counts: Counter = Counter()
+    for currency, rows in profile.select("billing_currency", "row_count").iter_rows():
+        if currency is not None:
+            counts[currency.upper()] += rows
+    return counts
+
+
 def _reporting_currency(conn, settings: IngestSettings, new_counts: dict[str, Counter]) -> str:
     if settings.reporting_currency:
         return settings.reporting_currency.upper()
@@ -234,21 +251,19 @@ def _ingest(conn, files, to_load, outcomes, settings, staging: Path, staging_dir
     for path in to_load:
         try:
             readable[str(path)] = stage_csv(conn, path, staging) if file_format(path) == "csv" else path
-            create_source_view(conn, path, readable[str(path)], default_currency=settings.reporting_currency or "USD")
+            create_source_view(conn, path, readable[str(path)], default_currency=settings.reporting_currency)
             profiles[str(path)] = _profile(conn, path)
         except FocusFileError as exc:
             failures[str(path)] = exc.problem
-    counts = {
-        f: Counter({row["billing_currency"]: row["row_count"] for row in
-                    p.group_by("billing_currency").agg(pl.col("row_count").sum()).iter_rows(named=True)})
-        for f, p in profiles.items()
-    }
+    counts = {f: _currency_counts(p) for f, p in profiles.items()}
     currency = _reporting_currency(conn, settings, counts)
     previous_currencies = {r[0] for r in conn.execute(
         "select distinct billing_currency from focus_billing where exchange_rate = 1.0").fetchall()}
     if previous_currencies and previous_currencies != {currency} and not full_refresh:
         log.info("reporting currency is now %s (was %s): reloading every file", currency, previous_currencies)
-        return ingest_billing_files(conn, files, settings, full_refresh=True, staging_dir=staging_dir)
+        reloaded = ingest_billing_files(conn, files, settings, full_refresh=True, staging_dir=staging_dir)
+        # The files removed above are gone before the reload sees them: report them here.
+        return IngestReport(files=outcomes + reloaded.files, reporting_currency=reloaded.reporting_currency)
 
     for path in to_load:
         source_file = str(path)
@@ -327,7 +342,8 @@ def _delete_file(conn, source_file: str) -> None:
 def _mark_duplicates(conn) -> None:
     conn.begin()
     conn.execute(load_sql("billing/update_focus_billing_clear_duplicates"))
-    if fetch_one(conn, "select count(*) from billing_files where status = 'loaded'")[0] > 1:
+    # Every file that has rows counts, including a failed file whose last good version's rows are kept.
+    if fetch_one(conn, "select count(*) from billing_files where rows_accepted > 0")[0] > 1:
         conn.execute(load_sql("billing/update_focus_billing_mark_duplicates"))
     conn.execute(load_sql("billing/update_billing_files_superseded"))
     conn.commit()

@@ -15,16 +15,17 @@ DEFAULT_DEPARTMENT_KEYS: tuple[str, ...] = ("department", "dept", "business_unit
 DEFAULT_TEAM_KEYS: tuple[str, ...] = ("team", "owner_team", "squad")
 
 _PREFIX = re.compile(r"^[a-z0-9_.-]+:")  # user:, aws:, tag:, k8s-label: ...
-_SEPARATORS = re.compile(r"[\s\-./]+")
+_SEPARATORS = re.compile(r"[\s\-./_]+")
 
 
 def normalize_tag_key(key: str) -> tuple[str, bool]:
-    """('team', was_prefixed) for ' User:Team'; separators become underscores."""
+    """('team', was_prefixed) for ' User:Team'. Case and separators are ignored, so `CostCenter`,
+    `cost_center`, `Cost Center` and `cost-center` are one key (`costcenter`)."""
     lowered = key.strip().lower()
     prefixed = bool(_PREFIX.match(lowered))
     if prefixed:
         lowered = _PREFIX.sub("", lowered, count=1)
-    return _SEPARATORS.sub("_", lowered.strip()).strip("_"), prefixed
+    return _SEPARATORS.sub("", lowered), prefixed
 
 
 @dataclass(frozen=True)

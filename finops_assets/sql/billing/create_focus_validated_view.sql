@@ -1,20 +1,34 @@
 -- Typed, owner-resolved rows of the file behind the temp view focus_source, each with the
 -- rules it breaks. is_valid is a cheap test for every row; the reason text is only built for the
 -- (few) rows that fail it. tag_owners, currency_rates and utc_timestamp() are per-file temp objects.
+-- A number must be finite: try_cast accepts 'NaN' and 'Infinity', and one NaN makes every sum NaN.
 create or replace temp view focus_validated as
-with typed as (
+with parsed as (
     select
         s.*,
+        try_cast(s.billed_cost as double) as billed_cost_p,
+        try_cast(s.effective_cost as double) as effective_cost_p,
+        try_cast(s.list_cost as double) as list_cost_p,
+        try_cast(s.contracted_cost as double) as contracted_cost_p,
+        try_cast(s.list_unit_price as double) as list_unit_price_p,
+        try_cast(s.consumed_quantity as double) as consumed_quantity_p,
+        try_cast(s.pricing_quantity as double) as pricing_quantity_p
+    from focus_source s
+),
+typed as (
+    select
+        s.* exclude (billed_cost_p, effective_cost_p, list_cost_p, contracted_cost_p, list_unit_price_p,
+                     consumed_quantity_p, pricing_quantity_p),
         utc_timestamp(s.charge_period_start) as cps,
         utc_timestamp(s.charge_period_end) as cpe,
         utc_timestamp(s.billing_period_start) as bps,
-        try_cast(s.billed_cost as double) as billed_cost_d,
-        try_cast(s.effective_cost as double) as effective_cost_d,
-        try_cast(s.list_cost as double) as list_cost_d,
-        try_cast(s.contracted_cost as double) as contracted_cost_d,
-        try_cast(s.list_unit_price as double) as list_unit_price_d,
-        try_cast(s.consumed_quantity as double) as consumed_quantity_d,
-        try_cast(s.pricing_quantity as double) as pricing_quantity_d,
+        case when isfinite(s.billed_cost_p) then s.billed_cost_p end as billed_cost_d,
+        case when isfinite(s.effective_cost_p) then s.effective_cost_p end as effective_cost_d,
+        case when isfinite(s.list_cost_p) then s.list_cost_p end as list_cost_d,
+        case when isfinite(s.contracted_cost_p) then s.contracted_cost_p end as contracted_cost_d,
+        case when isfinite(s.list_unit_price_p) then s.list_unit_price_p end as list_unit_price_d,
+        case when isfinite(s.consumed_quantity_p) then s.consumed_quantity_p end as consumed_quantity_d,
+        case when isfinite(s.pricing_quantity_p) then s.pricing_quantity_p end as pricing_quantity_d,
         case lower(s.charge_category)
             when 'usage' then 'Usage' when 'purchase' then 'Purchase' when 'tax' then 'Tax'
             when 'credit' then 'Credit' when 'adjustment' then 'Adjustment'
@@ -28,7 +42,7 @@ with typed as (
         o.department,
         o.team,
         o.tags_error
-    from focus_source s
+    from parsed s
     left join tag_owners o on o.tags is not distinct from s.tags
     left join currency_rates r on r.currency = upper(s.billing_currency)
 )
