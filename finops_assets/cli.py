@@ -92,10 +92,15 @@ def run_pipeline(data_dir: Path, warehouse: Path) -> int:
 
 def _check_range(partitions, first_day: date, last_day: date) -> None:
     keys = partitions.get_partition_keys()
-    if first_day.isoformat() < keys[0] or last_day.isoformat() > keys[-1]:
+    if first_day.isoformat() < keys[0]:
         raise RunFailed(
-            f"the bill covers {first_day}..{last_day} but daily partitions cover {keys[0]}..{keys[-1]}; "
+            f"the bill starts on {first_day} but daily partitions start on {keys[0]}; "
             f"set FINOPS_PARTITION_START={first_day.isoformat()} (or earlier)"
+        )
+    if last_day.isoformat() > keys[-1]:
+        raise RunFailed(
+            f"the bill has charges up to {last_day}, after the last partition {keys[-1]} (today, UTC): "
+            "future-dated charges; check the export (or the --start of a generated sample)"
         )
 
 
@@ -106,7 +111,13 @@ def _cmd_run(args) -> int:
 def _cmd_generate_sample(args) -> int:
     from finops_assets.lib.sample_generator import generate_sample
 
-    summary = generate_sample(Path(args.out), seed=args.seed, days=args.days, resources=args.resources)
+    start = date.fromisoformat(args.start) if args.start else None
+    try:
+        summary = generate_sample(Path(args.out), seed=args.seed, days=args.days, resources=args.resources,
+                                  **({"start": start} if start else {}))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(summary)
     return 0
 
@@ -133,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, required=True)
     sample.add_argument("--days", type=int, default=60)
     sample.add_argument("--resources", type=int, default=40)
+    sample.add_argument("--start", default=None, help="first day of the bill, YYYY-MM-DD (default 2026-06-01)")
     sample.set_defaults(handler=_cmd_generate_sample)
 
     bench = commands.add_parser("bench", help="ingestion + rollup throughput against DuckDB's own scan")
