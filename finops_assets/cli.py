@@ -122,6 +122,18 @@ def _cmd_generate_sample(args) -> int:
     return 0
 
 
+def _cmd_evaluate(args) -> int:
+    from finops_assets.lib.evaluate import evaluate, format_report
+
+    try:
+        results = evaluate(Path(args.data_dir), Path(args.warehouse))
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(format_report(results))
+    return 0
+
+
 def _cmd_bench(args) -> int:
     from finops_assets.lib.bench import run_ingestion_bench
 
@@ -146,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--resources", type=int, default=40)
     sample.add_argument("--start", default=None, help="first day of the bill, YYYY-MM-DD (default 2026-06-01)")
     sample.set_defaults(handler=_cmd_generate_sample)
+
+    evaluate = commands.add_parser("evaluate", help="score the outputs against a generated folder's ground truth")
+    evaluate.add_argument("--data-dir", default=os.environ.get("FINOPS_DATA_DIR", "data"))
+    evaluate.add_argument("--warehouse", default=os.environ.get("FINOPS_WAREHOUSE", "data/warehouse/finops.duckdb"))
+    evaluate.set_defaults(handler=_cmd_evaluate)
 
     bench = commands.add_parser("bench", help="ingestion + rollup throughput against DuckDB's own scan")
     bench.add_argument("--rows", type=int, default=1_000_000)

@@ -28,6 +28,10 @@ def resources() -> dg.Definitions:
                 team_tag_keys=_keys("FINOPS_TEAM_TAG_KEYS", DEFAULT_TEAM_KEYS),
                 cost_metric=os.environ.get("FINOPS_COST_METRIC", "auto"),
                 reporting_currency=os.environ.get("FINOPS_REPORTING_CURRENCY", ""),
+                k_sigma=float(os.environ.get("FINOPS_K_SIGMA", "3")),
+                dollar_floor=float(os.environ.get("FINOPS_DOLLAR_FLOOR", "10")),
+                pct_floor=float(os.environ.get("FINOPS_PCT_FLOOR", "0.2")),
+                deployment_window_hours=float(os.environ.get("FINOPS_DEPLOYMENT_WINDOW_HOURS", "6")),
             ),
         }
     )

@@ -398,8 +398,8 @@ class _Generator:
             r = self._pick(kinds, registered=True)
             if r is None:
                 continue
-            repository = "acme/platform-infra" if pattern == "autoscaler_limit_raised" and r.team.name == "checkout" else None
-            self._sharp_deployment_spike(r, min(day + 2 * offset, self.days - 3), pattern, message, repository,
+            # The autoscaler limit lives in the service's own deploy manifests, so its release is the service's.
+            self._sharp_deployment_spike(r, min(day + 2 * offset, self.days - 3), pattern, message, None,
                                          factor, price_factor, sku)
         # The same kind of release in the team nobody registered: found only as `no_repository_map`.
         r = self._pick(("compute", "function"), registered=False)
@@ -454,7 +454,7 @@ class _Generator:
             self._scale(r, onset, None, lambda dh, e=r.kind.traffic_elasticity: 1 + e * (ramp(dh) - 1))
         self._decoy(team, onset)
         self._record("traffic_growth", "marketing_campaign", onset, None,
-                     [r for r in followers if r.kind.traffic_elasticity >= 1],
+                     followers,
                      f"{team.name}'s requests grew {surge:.1f}x (a campaign); its fleet followed", team=team)
 
     def _scheduled_event(self, day: int) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from finops_assets.lib.detection import DetectionSettings
 from finops_assets.lib.focus_ingest import IngestSettings
 from finops_assets.lib.owners import DEFAULT_DEPARTMENT_KEYS, DEFAULT_TEAM_KEYS, OwnerRules
 
@@ -20,6 +21,10 @@ class FinopsSettings(dg.ConfigurableResource):
                                      description="Tag keys naming the team, in priority order")
     cost_metric: str = Field(default="auto", description="auto | effective | billed | list")
     reporting_currency: str = Field(default="", description="Empty: the currency of most rows in the bill")
+    k_sigma: float = Field(default=3.0, description="Control limit in robust standard deviations")
+    dollar_floor: float = Field(default=10.0, description="Minimum daily excess over baseline to flag")
+    pct_floor: float = Field(default=0.2, description="Minimum daily excess over baseline, as a share")
+    deployment_window_hours: float = Field(default=6.0, description="Deployment correlation window (2 to 24 h)")
 
     @property
     def data_path(self) -> Path:
@@ -42,6 +47,10 @@ class FinopsSettings(dg.ConfigurableResource):
                 except (KeyError, TypeError, ValueError) as exc:
                     raise ValueError(f"{path}: line {line_number}: needs columns currency,rate with a numeric rate ({exc})") from exc
         return rates
+
+    def detection_settings(self) -> DetectionSettings:
+        return DetectionSettings(k_sigma=self.k_sigma, dollar_floor=self.dollar_floor, pct_floor=self.pct_floor,
+                                 window_hours=self.deployment_window_hours, cost_metric=self.cost_metric)
 
     def ingest_settings(self) -> IngestSettings:
         return IngestSettings(

@@ -1,0 +1,98 @@
+import dagster as dg
+
+from finops_assets.defs.pools import DUCKDB_WRITE_POOL
+from finops_assets.lib.detection import build_anomalies, build_baselines, build_team_alerts, route_anomalies
+from finops_assets.lib.metadata import markdown_table
+from finops_assets.resources.settings import FinopsSettings
+from finops_assets.resources.warehouse import FinopsWarehouse
+
+OWNERS = ["team:finops"]
+GROUP = "detection"
+
+
+@dg.asset(
+    deps=["billing_rollup", "incident_history"],
+    group_name=GROUP, kinds={"duckdb"}, owners=OWNERS, pool=DUCKDB_WRITE_POOL,
+)
+def cost_baselines(context: dg.AssetExecutionContext, warehouse: FinopsWarehouse,
+                   settings: FinopsSettings) -> dg.MaterializeResult:
+    """Per resource and day: a robust weekday/weekend baseline of the cost metric over 28 days,
+    leaving out incident windows and flagged days, with sigma and the anomaly flag. Retrained from
+    the whole rollup on every run."""
+    with warehouse.write() as conn:
+        build_baselines(conn, settings.detection_settings())
+        methods = conn.sql("select method, count(*) as days, count(*) filter (where is_flagged) as flagged "
+                           "from cost_baselines group by 1 order by 2 desc").pl()
+    rows = int(methods["days"].sum()) if methods.height else 0
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": rows,
+        "flagged_days": int(methods["flagged"].sum()) if methods.height else 0,
+        "by_method": dg.MetadataValue.md(markdown_table(methods)),
+    })
+
+
+@dg.asset(
+    deps=["cost_baselines", "billing_rollup_hourly"],
+    group_name=GROUP, kinds={"duckdb"}, owners=OWNERS, pool=DUCKDB_WRITE_POOL,
+)
+def cost_anomalies(context: dg.AssetExecutionContext, warehouse: FinopsWarehouse,
+                   settings: FinopsSettings) -> dg.MaterializeResult:
+    """One row per anomaly episode (a resource's run of flagged days), usage charges only, with the
+    onset hour, sigma, excess cost, usage/price split, recurrence and priority score."""
+    with warehouse.write() as conn:
+        build_anomalies(conn, settings.detection_settings())
+        top = conn.sql("select anomaly_id, resource_id, anomaly_date, round(sigma, 1) as sigma, "
+                       "round(excess_cost, 2) as excess_cost, days_elevated, round(priority_score, 1) as priority "
+                       "from cost_anomalies order by priority_score desc limit 10").pl()
+        total = conn.sql("select count(*), coalesce(sum(excess_cost), 0) from cost_anomalies").fetchall()[0]
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": total[0],
+        "excess_cost_total": float(total[1]),
+        "top_by_priority": dg.MetadataValue.md(markdown_table(top)),
+    })
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("routing_decisions", group_name=GROUP, kinds={"duckdb", "polars"}, owners=OWNERS,
+                     deps=["cost_anomalies", "focus_billing", "traffic_metrics", "deployment_events",
+                           "team_repositories"],
+                     description="Every anomaly's most likely cause (ten paths), confidence, rationale with "
+                                 "the deciding numbers, evidence JSON and, for code causes, the deployment."),
+        dg.AssetSpec("correlated_deployments", group_name=GROUP, kinds={"duckdb"}, owners=OWNERS,
+                     deps=["cost_anomalies", "deployment_events", "team_repositories"],
+                     description="Seed 000's temporal join through team_repositories, typed outcomes, "
+                                 "confidence bands and a decaying score, ranked."),
+        dg.AssetSpec("unattributed_alerts", group_name=GROUP, kinds={"duckdb"}, owners=OWNERS,
+                     deps=["cost_anomalies"],
+                     description="Anomalies no deployment explains, with the likely cause and an "
+                                 "investigation checklist."),
+    ],
+    pool=DUCKDB_WRITE_POOL,
+)
+def routing_decisions(context: dg.AssetExecutionContext, warehouse: FinopsWarehouse, settings: FinopsSettings):
+    """Classify first, correlate second: evidence for non-code causes is checked before deployments."""
+    with warehouse.write() as conn:
+        counts = route_anomalies(conn, settings.detection_settings())
+        paths = conn.sql("select path, confidence, count(*) as anomalies from routing_decisions "
+                         "group by all order by anomalies desc").pl()
+        outcomes = conn.sql("select outcome, count(distinct anomaly_id) as anomalies from correlated_deployments "
+                            "group by 1 order by 2 desc").pl()
+    yield dg.MaterializeResult(asset_key="routing_decisions", metadata={
+        "dagster/row_count": counts["routing_decisions"], "by_path": dg.MetadataValue.md(markdown_table(paths))})
+    yield dg.MaterializeResult(asset_key="correlated_deployments", metadata={
+        "dagster/row_count": counts["correlated_deployments"],
+        "by_outcome": dg.MetadataValue.md(markdown_table(outcomes))})
+    yield dg.MaterializeResult(asset_key="unattributed_alerts", metadata={
+        "dagster/row_count": counts["unattributed_alerts"]})
+
+
+@dg.asset(
+    deps=["cost_anomalies", "routing_decisions"],
+    group_name=GROUP, kinds={"duckdb"}, owners=OWNERS, pool=DUCKDB_WRITE_POOL,
+)
+def team_alerts(context: dg.AssetExecutionContext, warehouse: FinopsWarehouse) -> dg.MaterializeResult:
+    """The day's anomalies rolled up to one alert per team, top resources first."""
+    with warehouse.write() as conn:
+        rows = build_team_alerts(conn)
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows})

@@ -1,0 +1,63 @@
+-- The onset hour of each anomaly, from the hourly bill: the first hour, from 12 hours before the
+-- anomaly's day to its end, whose cost exceeds that hour-of-day's median on the previous 14
+-- unflagged days of the same kind (weekday/weekend) by 3 robust sigmas and $pct_floor, and stays
+-- up for at least 2 of the next 3 hours. Also the shape of the change: the level over the three
+-- hours from onset against baseline (a step or a ramp) and how many hours the day stayed up.
+with hourly as (
+    select
+        coalesce(resource_id, concat_ws('/', 'unresourced', provider, sub_account_id, service_name, region_id)) as resource_id,
+        usage_hour, sum(cost) as cost
+    from billing_rollup_hourly
+    where charge_category = 'Usage' and hourly_grain
+    group by all
+),
+scope as (
+    select a.anomaly_id, a.resource_id, a.anomaly_date, h.usage_hour, h.cost,
+           h.usage_hour::date as day, hour(h.usage_hour) as hour_of_day,
+           isodow(h.usage_hour::date) >= 6 as is_weekend
+    from cost_anomalies a
+    join hourly h on h.resource_id = a.resource_id
+                 and h.usage_hour >= a.anomaly_date - interval 15 day
+                 and h.usage_hour < a.anomaly_date + interval 1 day
+),
+history as (
+    select s.anomaly_id, s.hour_of_day, s.is_weekend,
+           median(s.cost) as hour_median, mad(s.cost) as hour_mad
+    from scope s
+    join cost_baselines b on b.resource_id = s.resource_id and b.usage_date = s.day
+    where s.usage_hour < s.anomaly_date - interval 12 hour and not b.is_flagged
+    group by all
+),
+judged as (
+    select
+        s.anomaly_id, s.usage_hour, s.cost, h.hour_median,
+        s.cost - h.hour_median > greatest(3 * 1.4826 * h.hour_mad, $pct_floor * h.hour_median, 0.01) as elevated
+    from scope s
+    join history h using (anomaly_id, hour_of_day, is_weekend)
+    where s.usage_hour >= s.anomaly_date - interval 12 hour
+),
+runs as (
+    select *,
+        (case when lead(elevated, 1) over w then 1 else 0 end + case when lead(elevated, 2) over w then 1 else 0 end
+         + case when lead(elevated, 3) over w then 1 else 0 end) as next_up,
+        sum(cost) over (partition by anomaly_id order by usage_hour rows between current row and 2 following) as cost_3h,
+        sum(hour_median) over (partition by anomaly_id order by usage_hour rows between current row and 2 following) as base_3h,
+        sum(cost) over (partition by anomaly_id order by usage_hour rows between 3 preceding and 1 preceding) as cost_before_3h
+    from judged
+    window w as (partition by anomaly_id order by usage_hour)
+),
+onsets as (
+    select anomaly_id, min(usage_hour) as onset_hour from runs where elevated and next_up >= 2 group by 1
+)
+select
+    o.anomaly_id,
+    o.onset_hour,
+    r.cost_3h / nullif(r.base_3h, 0) as onset_level_ratio,
+    r.cost_3h / nullif(r.cost_before_3h, 0) as onset_step_ratio,
+    (select count(*) from runs x where x.anomaly_id = o.anomaly_id and x.elevated
+       and x.usage_hour >= o.onset_hour and x.usage_hour < o.onset_hour + interval 24 hour) as hours_elevated_24h,
+    (select bool_and(not x.elevated) from runs x where x.anomaly_id = o.anomaly_id
+       and x.usage_hour >= o.onset_hour + interval 8 hour and x.usage_hour < o.onset_hour + interval 24 hour)
+        as back_to_normal_within_8h
+from onsets o
+join runs r on r.anomaly_id = o.anomaly_id and r.usage_hour = o.onset_hour
