@@ -135,6 +135,13 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_bench(args) -> int:
+    if args.detection:
+        from finops_assets.lib.bench_detection import run_detection_bench
+
+        print(run_detection_bench(resources=args.resources, days=args.days, anomalies=args.anomalies,
+                                  deployments=args.deployments,
+                                  work_dir=Path(args.work_dir) if args.work_dir else None), flush=True)
+        return 0
     from finops_assets.lib.bench import run_ingestion_bench
 
     run_ingestion_bench(rows=args.rows, work_dir=Path(args.work_dir) if args.work_dir else None,
@@ -169,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--formats", default="parquet,csv", help="comma-separated: parquet,csv")
     bench.add_argument("--repeat", type=int, default=1, help="timed repetitions (best is reported)")
     bench.add_argument("--work-dir", default=None, help="where to write the generated files (default: a temp dir)")
+    bench.add_argument("--detection", action="store_true",
+                       help="time baselines, anomalies and routing + correlation instead of ingestion")
+    bench.add_argument("--resources", type=int, default=100_000, help="--detection: resources")
+    bench.add_argument("--days", type=int, default=180, help="--detection: days")
+    bench.add_argument("--anomalies", type=int, default=10_000, help="--detection: injected two-day spikes")
+    bench.add_argument("--deployments", type=int, default=100_000, help="--detection: deployment events")
     bench.set_defaults(handler=_cmd_bench)
     return parser
 

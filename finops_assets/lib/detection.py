@@ -61,6 +61,7 @@ def build_anomalies(conn: duckdb.DuckDBPyConnection, settings: DetectionSettings
     conn.execute("create or replace table cost_anomaly_onsets as select * from onsets_frame")
     conn.unregister("onsets_frame")
     conn.execute(load_sql("detection/update_cost_anomalies_detected_at"))
+    conn.execute(load_sql("detection/update_cost_anomalies_detected_at_new_resources"))
 
 
 def anomaly_evidence(conn: duckdb.DuckDBPyConnection, settings: DetectionSettings) -> pl.DataFrame:
