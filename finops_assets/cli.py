@@ -134,6 +134,13 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def _cmd_serve_webhooks(args) -> int:
+    from finops_assets.webhooks.server import serve
+
+    serve(Path(args.data_dir), host=args.host, port=args.port)
+    return 0
+
+
 def _cmd_bench(args) -> int:
     if args.detection:
         from finops_assets.lib.bench_detection import run_detection_bench
@@ -170,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-dir", default=os.environ.get("FINOPS_DATA_DIR", "data"))
     evaluate.add_argument("--warehouse", default=os.environ.get("FINOPS_WAREHOUSE", "data/warehouse/finops.duckdb"))
     evaluate.set_defaults(handler=_cmd_evaluate)
+
+    webhooks = commands.add_parser("serve-webhooks", help="receive deployment webhooks (GitHub Actions, Argo CD, "
+                                                          "CircleCI) into the data folder's event store")
+    webhooks.add_argument("--data-dir", default=os.environ.get("FINOPS_DATA_DIR", "data"))
+    webhooks.add_argument("--host", default="127.0.0.1")
+    webhooks.add_argument("--port", type=int, default=8088)
+    webhooks.set_defaults(handler=_cmd_serve_webhooks)
 
     bench = commands.add_parser("bench", help="ingestion + rollup throughput against DuckDB's own scan")
     bench.add_argument("--rows", type=int, default=1_000_000)

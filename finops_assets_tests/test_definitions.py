@@ -40,9 +40,10 @@ def test_every_warehouse_step_is_in_the_duckdb_pool():
 def test_daily_schedule_rebuilds_the_last_three_days():
     definitions = defs()
     schedule = definitions.resolve_schedule_def("finops_daily_schedule")
-    with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(
-            instance=instance, scheduled_execution_time=datetime(2026, 10, 5, 6, tzinfo=timezone.utc))
+    # Contexts are context managers: leaving one resets the instance it entered (else a later test
+    # loading definitions finds a disposed instance).
+    with dg.instance_for_test() as instance, dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=datetime(2026, 10, 5, 6, tzinfo=timezone.utc)) as context:
         request = schedule.evaluate_tick(context).run_requests[0]
     assert request.tags["dagster/asset_partition_range_start"] == "2026-10-02"
     assert request.tags["dagster/asset_partition_range_end"] == "2026-10-04"

@@ -4,6 +4,7 @@ The statements are SQL files under sql/detection; this module runs them in order
 settings as parameters and hands the evidence to lib/routing.py.
 """
 
+import math
 import re
 from dataclasses import asdict, dataclass
 
@@ -12,6 +13,11 @@ import polars as pl
 
 from finops_assets.lib.routing import evidence_json
 from finops_assets.lib.sql import load_sql
+
+
+# Resource-days per baseline pass: median/MAD windows hold their frames in memory, so big bills are
+# processed in hash buckets of resources (about 1 GB of DuckDB memory per 2 million resource-days).
+BASELINE_BUCKET_ROWS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,12 @@ def select_frame(conn: duckdb.DuckDBPyConnection, name: str, settings: Detection
 
 def build_baselines(conn: duckdb.DuckDBPyConnection, settings: DetectionSettings) -> None:
     """cost_baselines: every resource-day with its baseline, sigma and flag (replaced as a whole)."""
-    run_statement(conn, "detection/create_cost_baselines", settings)
+    conn.execute(load_sql("detection/create_cost_baselines"))
+    resource_days = conn.sql("select count(*) from billing_rollup where charge_category = 'Usage'").fetchall()[0][0]
+    buckets = max(1, math.ceil(resource_days / BASELINE_BUCKET_ROWS))
+    sql = load_sql("detection/insert_cost_baselines_bucket")
+    for bucket in range(buckets):
+        conn.execute(sql, _params(sql, {**asdict(settings), "buckets": buckets, "bucket": bucket}))
     run_statement(conn, "detection/update_cost_baselines_new_spend", settings)
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import polars as pl
 
+from finops_assets.lib.sample_repos import LANGUAGES, PlannedCommit, RepoPlan, supports, write_repositories
+
 # A fixed start keeps samples identical whatever day they are made; 60 to 150 days end in the past.
 DEFAULT_START = date(2026, 6, 1)
 MIN_RESOURCES = 24
@@ -177,6 +179,7 @@ class _Generator:
         self.busy_teams: dict[str, list[tuple[int, int]]] = {}
         self.traffic = self._traffic()
         self.commitments: dict[str, dict] = {}
+        self.commits: dict[str, PlannedCommit] = {}  # deployment id -> the commit it ships
 
     # ---- the normal world -------------------------------------------------------------------
     def _traffic(self) -> dict[str, list[float]]:
@@ -259,14 +262,13 @@ class _Generator:
             r.committed.append(r.kind_name == "reserved_compute")
 
     # ---- deployments ------------------------------------------------------------------------
-    def _sha(self) -> str:
-        return f"{self.rng.getrandbits(160):040x}"
-
     def _at(self, hour: float) -> datetime:
         return self.t0 + timedelta(hours=hour)
 
     def deploy(self, team: Team, at: datetime, message: str, repository: str | None = None,
-               environment: str = "production") -> dict:
+               environment: str = "production", pattern: str | None = None, reverts: dict | None = None) -> dict:
+        """A deployment of a new commit (made a few minutes earlier); its SHA is filled in when the
+        repositories are written."""
         repository = repository or team.repository
         number = len(self.deployments) + 1
         ci = CI_SYSTEMS[self.rng.randrange(len(CI_SYSTEMS))]
@@ -275,7 +277,7 @@ class _Generator:
             "deployed_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "service_name": repository.split("/")[1] if repository != team.repository else team.service,
             "environment": environment,
-            "commit_sha": self._sha(),
+            "commit_sha": "",
             "commit_message": message,
             "branch": "main",
             "repository": repository,
@@ -284,6 +286,9 @@ class _Generator:
             "pipeline_url": f"https://ci.acme.example/{ci}/{repository}/{number}",
         }
         self.deployments.append(event)
+        self.commits[event["id"]] = PlannedCommit(
+            repository=repository, at=at - timedelta(minutes=self.rng.randrange(3, 40)), message=message,
+            pattern=pattern, reverts=self.commits[reverts["id"]] if reverts else None)
         return event
 
     def harmless_deployments(self) -> None:
@@ -302,11 +307,14 @@ class _Generator:
                                 repository, environment)
 
     # ---- events -----------------------------------------------------------------------------
-    def _pick(self, kind_names: tuple[str, ...], registered: bool | None = None) -> Resource | None:
-        """A resource no event owns yet, of one of these kinds, whose tags name its team."""
+    def _pick(self, kind_names: tuple[str, ...], registered: bool | None = None,
+              pattern: str | None = None) -> Resource | None:
+        """A resource no event owns yet, of one of these kinds, whose tags name its team (and whose
+        team's repository language can carry `pattern`)."""
         candidates = [r for r in self.resources
                       if r.kind_name in kind_names and r.resource_id not in self.used and r.first_hour == 0
-                      and _tagged_team(r.tags) and (registered is None or r.team.registered == registered)]
+                      and _tagged_team(r.tags) and (registered is None or r.team.registered == registered)
+                      and (pattern is None or supports(LANGUAGES[r.team.repository], pattern))]
         if not candidates:
             return None
         resource = self.rng.choice(candidates)
@@ -351,7 +359,7 @@ class _Generator:
                                 price_factor: float | None = None, new_sku: str | None = None) -> None:
         minute = self.rng.randrange(10 * 60, 17 * 60)
         deployed = self._at(onset_day * 24 + minute / 60)
-        deployment = self.deploy(r.team, deployed, message, repository)
+        deployment = self.deploy(r.team, deployed, message, repository, pattern=pattern)
         # Hourly billing: the cost moves in the hour the new code starts serving (same or next hour).
         onset = onset_day * 24 + minute // 60 + (1 if minute % 60 >= 45 else 0)
         duration = self.rng.randrange(20, 44)  # reverted within two days
@@ -365,7 +373,7 @@ class _Generator:
                 r.sku[h] = new_sku
         if end < self.hours:
             self.deploy(r.team, self._at(end) - timedelta(minutes=self.rng.randrange(5, 50)),
-                        f"Revert \"{message}\"", repository)
+                        f"Revert \"{message}\"", repository, reverts=deployment)
         outcome = "deployment_found" if r.team.registered else "no_repository_map"
         self._record("deployment_correlation", pattern, onset, end if end < self.hours else None, [r],
                      f"{message} ({deployment['repository']}) made {r.name} cost jump until it was reverted",
@@ -390,30 +398,30 @@ class _Generator:
         specs = [
             (("table",), "sdk_client_in_loop", "Create DynamoDB client per item for tenant isolation", 4.0, None, None),
             (("database",), "cache_removed", "Remove stale product cache decorator", 3.0, None, None),
-            (("model_api",), "model_id_changed", "Switch summarizer to claude-sonnet for quality", None, 3.75,
-             "claude-sonnet-input-tokens"),
+            (("model_api",), "model_id_changed", "Switch summarizer to claude-opus for quality", None, 3.75,
+             "claude-opus-input-tokens"),
             (("compute",), "autoscaler_limit_raised", "Raise HPA maxReplicas to 60 for launch", 2.8, None, None),
         ]
         for offset, (kinds, pattern, message, factor, price_factor, sku) in enumerate(specs):
-            r = self._pick(kinds, registered=True)
+            r = self._pick(kinds, registered=True, pattern=pattern)
             if r is None:
                 continue
             # The autoscaler limit lives in the service's own deploy manifests, so its release is the service's.
             self._sharp_deployment_spike(r, min(day + 2 * offset, self.days - 3), pattern, message, None,
                                          factor, price_factor, sku)
         # The same kind of release in the team nobody registered: found only as `no_repository_map`.
-        r = self._pick(("compute", "function"), registered=False)
+        r = self._pick(("compute", "function"), registered=False, pattern="autoscaler_limit_raised")
         if r is not None:
             self._sharp_deployment_spike(r, max(day - 3, min(21, self.days // 2)), "autoscaler_limit_raised",
                                          "Raise worker concurrency for the spring sale", factor=3.0)
 
     def _latent_event(self, day: int) -> None:
-        r = self._pick(("database",), registered=True)
+        r = self._pick(("database",), registered=True, pattern="query_without_index")
         if r is None:
             return
         deployed_day = max(day - self.rng.randrange(2, 5), 1)
         deployment = self.deploy(r.team, self._at(deployed_day * 24 + self.rng.uniform(10, 17)),
-                                 "Add report query filtering orders by customer_id")
+                                 "Add report query filtering orders by customer_id", pattern="query_without_index")
         onset = day * 24 + self.rng.randrange(0, 24)
         # A query without an index gets slower as the table grows: cost climbs a little every hour.
         self._scale(r, onset, None, lambda dh: 1 + 0.06 * (dh / 24) ** 1.2 + 0.25 * min(dh / 24, 1))
@@ -737,8 +745,22 @@ def generate_sample(out: Path, seed: int, days: int = 60, resources: int = 40,
     deployments_dir = out / "deployments"
     for folder in (billing, deployments_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    for stale in [*billing.glob("focus_*.parquet"), *billing.glob("focus_*.csv.gz"), *deployments_dir.glob("*.jsonl")]:
+    for stale in [*billing.glob("focus_*.parquet"), *billing.glob("focus_*.csv.gz"), *deployments_dir.glob("*.jsonl"),
+                  *(out / "repos").glob("*/*.bundle")]:
         stale.unlink()
+
+    # Real commits behind every deployment: write the repositories, then every SHA is known.
+    plans: dict[str, RepoPlan] = {}
+    for commit in gen.commits.values():
+        plans.setdefault(commit.repository, RepoPlan()).commits.append(commit)
+    owners = {t.repository: t.name for t in TEAMS}
+    write_repositories(out, plans, owners)
+    for event in gen.deployments:
+        event["commit_sha"] = gen.commits[event["id"]].sha
+    for event in gen.events:
+        if event["deployment_id"]:
+            commit = gen.commits[event["deployment_id"]]
+            event["commit_sha"], event["offending_file"] = commit.sha, commit.changed_file
 
     frame = _bill_frame(rows)
     files, expected_quarantine = [], []

@@ -8,7 +8,7 @@ PUBLISHED_TABLES = [
     "focus_billing", "billing_quarantine", "billing_files", "billing_rollup", "billing_rollup_hourly",
     "deployment_events", "team_repositories", "traffic_metrics", "incident_history",
     "cost_baselines", "cost_anomalies", "team_alerts", "routing_decisions", "correlated_deployments",
-    "unattributed_alerts",
+    "unattributed_alerts", "diff_analyses",
 ]
 
 

@@ -1,0 +1,88 @@
+from datetime import UTC, datetime
+
+import dagster as dg
+from pydantic import Field
+
+from finops_assets.defs.pools import DUCKDB_WRITE_POOL
+from finops_assets.lib.code_host import CodeHostError
+from finops_assets.lib.patches import PatchError, apply_patch
+from finops_assets.lib.pull_requests import Refusal, branch_for, plan_pull_request
+from finops_assets.lib.sql import load_sql
+from finops_assets.resources.code_host import CodeHostResource
+from finops_assets.resources.warehouse import FinopsWarehouse
+
+
+class CostFixPullRequestConfig(dg.Config):
+    analysis_id: str = Field(description="diff_analyses.analysis_id of the finding to fix")
+    approver: str = Field(default="", description="Name of the on-call person approving this PR (required)")
+
+
+def _audit(warehouse: FinopsWarehouse, row: dict) -> None:
+    with warehouse.write() as conn:
+        conn.execute(load_sql("analysis/create_pr_audit_log"))
+        conn.execute("insert into pr_audit_log by name select * from (select $attempted_at as attempted_at, "
+                     "$run_id as run_id, $approver as approver, $analysis_id as analysis_id, $anomaly_id as anomaly_id, "
+                     "$repository as repository, $branch as branch, $outcome as outcome, $reason as reason, "
+                     "$pr_url as pr_url)", row)
+
+
+@dg.op(pool=DUCKDB_WRITE_POOL, tags={"kind": "github"})
+def open_cost_fix_pull_request(context: dg.OpExecutionContext, config: CostFixPullRequestConfig,
+                               warehouse: FinopsWarehouse, code_host: CodeHostResource) -> dict:
+    """Open a draft PR with the analysis's fix, after every guardrail passes; audit every attempt."""
+    audit = {"attempted_at": datetime.now(UTC).replace(tzinfo=None), "run_id": context.run_id,
+             "approver": config.approver.strip() or None, "analysis_id": config.analysis_id, "anomaly_id": None,
+             "repository": None, "branch": None, "outcome": "refused", "reason": None, "pr_url": None}
+    with warehouse.read() as conn:
+        exists = conn.sql("select count(*) from duckdb_tables() where table_name = 'diff_analyses'").fetchall()[0][0]
+        analysis = anomaly = None
+        if exists:
+            rows = conn.execute("select * from diff_analyses where analysis_id = $id", {"id": config.analysis_id})
+            columns = [d[0] for d in rows.description]
+            found = rows.fetchall()
+            analysis = dict(zip(columns, found[0])) if found else None
+        if analysis:
+            rows = conn.execute("select * from cost_anomalies where anomaly_id = $id", {"id": analysis["anomaly_id"]})
+            columns = [d[0] for d in rows.description]
+            found = rows.fetchall()
+            anomaly = dict(zip(columns, found[0])) if found else None
+        registered = {r[0] for r in conn.sql("select repository from team_repositories").fetchall()}
+    if analysis:
+        audit.update(anomaly_id=analysis["anomaly_id"], repository=analysis["repository"],
+                     branch=branch_for(analysis["anomaly_id"]))
+    try:
+        plan = plan_pull_request(analysis, anomaly, config.approver, registered, config.analysis_id)
+        host = code_host.host()
+        original = host.file_at(plan.repository, plan.commit_sha, plan.path)
+        fixed = apply_patch(original, analysis["fix_patch"], plan.path)
+    except (Refusal, PatchError, CodeHostError) as exc:
+        reason = str(exc) if isinstance(exc, Refusal) else f"the patch cannot be prepared: {exc}"
+        _audit(warehouse, {**audit, "reason": reason})
+        raise dg.Failure(description=f"create_cost_fix_pr refused: {reason}. Nothing was created.") from exc
+    try:
+        record = host.open_draft_pull_request(plan.repository, plan.commit_sha, plan.branch, plan.path, fixed,
+                                              plan.title, plan.body)
+    except CodeHostError as exc:
+        _audit(warehouse, {**audit, "outcome": "failed", "reason": str(exc)})
+        raise dg.Failure(description=f"create_cost_fix_pr failed: {exc}") from exc
+    outcome = "created" if record.created else "existing"
+    with warehouse.write() as conn:
+        conn.execute(load_sql("analysis/create_pull_requests"))
+        conn.execute("insert or ignore into pull_requests values ($branch, $repository, $number, $url, $draft, $head, "
+                     "$base, $analysis_id, $anomaly_id, $approver, $host, $created_at)",
+                     {"branch": record.branch, "repository": record.repository, "number": record.number,
+                      "url": record.url, "draft": record.draft, "head": record.head_sha, "base": record.base_branch,
+                      "analysis_id": config.analysis_id, "anomaly_id": analysis["anomaly_id"],
+                      "approver": config.approver.strip(), "host": code_host.kind,
+                      "created_at": audit["attempted_at"]})
+    _audit(warehouse, {**audit, "outcome": outcome, "reason": None, "pr_url": record.url})
+    context.log.info(f"{outcome} draft PR {record.url} on {record.branch}, approved by {config.approver.strip()}")
+    context.add_output_metadata({"pr_url": record.url, "branch": record.branch, "outcome": outcome,
+                                 "approver": config.approver.strip()})
+    return {"url": record.url, "branch": record.branch, "outcome": outcome}
+
+
+@dg.job(description="Open a draft pull request with a diff analysis's fix. Launched by hand by the on-call person, "
+                    "whose name goes in run config as `approver`.")
+def create_cost_fix_pr():
+    open_cost_fix_pull_request()
