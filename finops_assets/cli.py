@@ -141,6 +141,34 @@ def _cmd_serve_webhooks(args) -> int:
     return 0
 
 
+def _cmd_poll_github(args) -> int:
+    """For teams that cannot send webhooks: successful production deployments read through PyGithub
+    into the same event store the webhook receiver writes (the sensor picks them up)."""
+    from datetime import UTC, datetime, timedelta
+
+    from finops_assets.lib.code_host import CodeHostError
+    from finops_assets.lib.deployment_polling import poll_github_deployments
+    from finops_assets.lib.event_store import DeploymentEventStore
+    from finops_assets.lib.github_host import GitHubCodeHost
+
+    token = os.environ.get("GITHUB_TOKEN")
+    if not token:
+        print("error: set GITHUB_TOKEN to a token that can read the repositories' deployments", file=sys.stderr)
+        return 2
+    since = (datetime.fromisoformat(args.since.replace("Z", "+00:00")) if args.since
+             else datetime.now(UTC) - timedelta(days=1))
+    host = GitHubCodeHost(token, base_url=os.environ.get("FINOPS_GITHUB_API_URL", "https://api.github.com"))
+    try:
+        events = poll_github_deployments(host, [r.strip() for r in args.repositories.split(",") if r.strip()], since)
+    except CodeHostError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    store = DeploymentEventStore(Path(args.data_dir) / "deployments")
+    stored = sum(store.append(event) for event in events)
+    print(f"{len(events)} successful production deployments since {since:%Y-%m-%d %H:%M} UTC; {stored} new")
+    return 0
+
+
 def _cmd_bench(args) -> int:
     if args.detection:
         from finops_assets.lib.bench_detection import run_detection_bench
@@ -184,6 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
     webhooks.add_argument("--host", default="127.0.0.1")
     webhooks.add_argument("--port", type=int, default=8088)
     webhooks.set_defaults(handler=_cmd_serve_webhooks)
+
+    poll = commands.add_parser("poll-github-deployments", help="read GitHub deployments into the event store "
+                                                               "(for teams that cannot send webhooks)")
+    poll.add_argument("--repositories", required=True, help="comma-separated org/name")
+    poll.add_argument("--since", default=None, help="ISO 8601 time (default: 24 hours ago)")
+    poll.add_argument("--data-dir", default=os.environ.get("FINOPS_DATA_DIR", "data"))
+    poll.set_defaults(handler=_cmd_poll_github)
 
     bench = commands.add_parser("bench", help="ingestion + rollup throughput against DuckDB's own scan")
     bench.add_argument("--rows", type=int, default=1_000_000)

@@ -320,3 +320,21 @@ def test_polling_keeps_successful_production_deployments_after_since(repo: Path,
     assert events[1]["pipeline_url"] == f"{server.base_url}/repos/{REPO}/deployments/{no_url}"
     assert validate_event(events[1])
     assert all(r.query.get("environment") == "production" for r in server.requests if r.path.endswith("/deployments"))
+
+
+def test_poll_command_stores_each_deployment_once_for_the_sensor(repo: Path, server: GitHubStandIn, tmp_path,
+                                                                 monkeypatch, capsys):
+    from finops_assets.cli import main
+    from finops_assets.lib.event_store import DeploymentEventStore
+
+    deployed = commit(repo, "Tune cache", {"app/cache.py": "TTL = 5\n"})
+    server.add_deployment(REPO, deployed, environment="production", ref="main", creator="alice",
+                          created_at="2024-09-18T21:30:00Z", statuses=[("success", "2024-09-18T21:40:00Z", None)])
+    monkeypatch.setenv("GITHUB_TOKEN", "test-token")
+    monkeypatch.setenv("FINOPS_GITHUB_API_URL", server.base_url)
+    args = ["poll-github-deployments", "--repositories", REPO, "--since", "2024-09-18T00:00:00Z",
+            "--data-dir", str(tmp_path)]
+    assert main(args) == 0 and main(args) == 0  # polled twice: stored once
+    assert "1 new" in capsys.readouterr().out
+    stored = DeploymentEventStore(tmp_path / "deployments").list_events()
+    assert [event["commit_sha"] for _, event in stored] == [deployed]

@@ -17,13 +17,12 @@ class CostFixPullRequestConfig(dg.Config):
     approver: str = Field(default="", description="Name of the on-call person approving this PR (required)")
 
 
-def _audit(warehouse: FinopsWarehouse, row: dict) -> None:
+def _audit(warehouse: FinopsWarehouse, row: dict, publish: bool = False) -> None:
     with warehouse.write() as conn:
         conn.execute(load_sql("analysis/create_pr_audit_log"))
-        conn.execute("insert into pr_audit_log by name select * from (select $attempted_at as attempted_at, "
-                     "$run_id as run_id, $approver as approver, $analysis_id as analysis_id, $anomaly_id as anomaly_id, "
-                     "$repository as repository, $branch as branch, $outcome as outcome, $reason as reason, "
-                     "$pr_url as pr_url)", row)
+        conn.execute(load_sql("analysis/insert_pr_audit_log"), row)
+    if publish:  # a refused run fails, so the after-run publish sensor skips it: publish the audit here
+        warehouse.publish_snapshot()
 
 
 @dg.op(pool=DUCKDB_WRITE_POOL, tags={"kind": "github"})
@@ -57,19 +56,18 @@ def open_cost_fix_pull_request(context: dg.OpExecutionContext, config: CostFixPu
         fixed = apply_patch(original, analysis["fix_patch"], plan.path)
     except (Refusal, PatchError, CodeHostError) as exc:
         reason = str(exc) if isinstance(exc, Refusal) else f"the patch cannot be prepared: {exc}"
-        _audit(warehouse, {**audit, "reason": reason})
+        _audit(warehouse, {**audit, "reason": reason}, publish=True)
         raise dg.Failure(description=f"create_cost_fix_pr refused: {reason}. Nothing was created.") from exc
     try:
         record = host.open_draft_pull_request(plan.repository, plan.commit_sha, plan.branch, plan.path, fixed,
                                               plan.title, plan.body)
     except CodeHostError as exc:
-        _audit(warehouse, {**audit, "outcome": "failed", "reason": str(exc)})
+        _audit(warehouse, {**audit, "outcome": "failed", "reason": str(exc)}, publish=True)
         raise dg.Failure(description=f"create_cost_fix_pr failed: {exc}") from exc
     outcome = "created" if record.created else "existing"
     with warehouse.write() as conn:
         conn.execute(load_sql("analysis/create_pull_requests"))
-        conn.execute("insert or ignore into pull_requests values ($branch, $repository, $number, $url, $draft, $head, "
-                     "$base, $analysis_id, $anomaly_id, $approver, $host, $created_at)",
+        conn.execute(load_sql("analysis/insert_pull_request"),
                      {"branch": record.branch, "repository": record.repository, "number": record.number,
                       "url": record.url, "draft": record.draft, "head": record.head_sha, "base": record.base_branch,
                       "analysis_id": config.analysis_id, "anomaly_id": analysis["anomaly_id"],
