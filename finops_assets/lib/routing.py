@@ -128,7 +128,9 @@ def route(a: dict, candidates: list[dict], has_repository_map: bool, window_hour
     production deployments of the team's repositories within `latent_days` before onset."""
     ev: dict = {"sigma": a.get("sigma"), "excess_cost": a.get("excess_cost"), "days_elevated": a.get("days_elevated"),
                 "cost_pct_change": a.get("cost_pct_change")}
-    quantity_ratio = _ratio(a.get("quantity_per_hour_after"), a.get("quantity_per_hour_before"))
+    # Against the same hours a week earlier where the bill has them: weekly rhythm is not a change.
+    quantity_ratio = (_ratio(a.get("quantity_per_hour_after"), a.get("quantity_per_hour_week_before"))
+                      or _ratio(a.get("quantity_per_hour_after"), a.get("quantity_per_hour_before")))
     price_ratio = _ratio(a.get("unit_price_after"), a.get("unit_price_before"))
     smooth_quantity = quantity_ratio is not None and 0.8 <= quantity_ratio <= 1.25
     category = a.get("service_category") or ""

@@ -33,7 +33,9 @@ PAYER = ("999999999999", "acme-payer")
 PROVIDER = "Amazon Web Services"
 HOME_REGION = "us-east-1"
 REGION_NAMES = {"us-east-1": "US East (N. Virginia)", "us-west-2": "US West (Oregon)",
-                "ap-southeast-1": "Asia Pacific (Singapore)"}
+                "ap-southeast-1": "Asia Pacific (Singapore)", "sa-east-1": "South America (Sao Paulo)",
+                "ap-northeast-3": "Asia Pacific (Osaka)"}
+UNUSED_REGIONS = ("ap-southeast-1", "sa-east-1", "ap-northeast-3")
 
 
 @dataclass(frozen=True)
@@ -515,7 +517,9 @@ class _Generator:
 
     def _security_event(self, day: int) -> None:
         team = TEAM_BY_NAME["checkout"]
-        region = "ap-southeast-1"
+        # Each incident in a region the account never used (a second one cannot reuse the first's).
+        used = sum(1 for e in self.events if e["cause"] == "security_incident")
+        region = UNUSED_REGIONS[used % len(UNUSED_REGIONS)]
         onset = day * 24 + self.rng.randrange(0, 6)
         end = onset + self.rng.randrange(30, 60)  # found and shut down after a day or two
         created = []

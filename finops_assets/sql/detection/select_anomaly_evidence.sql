@@ -5,6 +5,9 @@ with rows as (
     select
         a.anomaly_id,
         f.charge_period_start >= a.detected_at as after_onset,
+        -- The 72 hours before onset; and the same 24 hours a week earlier (weekly rhythm cancels out).
+        f.charge_period_start >= a.detected_at - interval 72 hour as recent,
+        f.charge_period_start < a.detected_at - interval 6 day as week_before,
         f.pricing_quantity, f.consumed_quantity, f.list_cost,
         cost_metric($cost_metric, f.billed_cost, f.effective_cost, f.list_cost) as cost,
         f.commitment_discount_id is not null or lower(coalesce(f.pricing_category, '')) = 'committed' as committed,
@@ -13,30 +16,31 @@ with rows as (
     from cost_anomalies a
     join focus_billing f
       on coalesce(f.resource_id, concat_ws('/', 'unresourced', f.provider_name, f.sub_account_id, f.service_name, f.region_id)) = a.resource_id
-     and f.charge_period_start >= a.detected_at - interval 72 hour
+     and f.charge_period_start >= a.detected_at - interval 7 day
      and f.charge_period_start < a.detected_at + interval 24 hour
      and f.charge_category = 'Usage' and not f.is_duplicate
 ),
 sides as (
     select
         anomaly_id,
-        coalesce(sum(coalesce(pricing_quantity, consumed_quantity, 0)) filter (where committed and not after_onset), 0)
-            / nullif(sum(coalesce(pricing_quantity, consumed_quantity, 0)) filter (where not after_onset), 0) as committed_share_before,
+        coalesce(sum(coalesce(pricing_quantity, consumed_quantity, 0)) filter (where committed and recent and not after_onset), 0)
+            / nullif(sum(coalesce(pricing_quantity, consumed_quantity, 0)) filter (where recent and not after_onset), 0) as committed_share_before,
         coalesce(sum(coalesce(pricing_quantity, consumed_quantity, 0)) filter (where committed and after_onset), 0)
             / nullif(sum(coalesce(pricing_quantity, consumed_quantity, 0)) filter (where after_onset), 0) as committed_share_after,
-        arg_max(sku_id, coalesce(pricing_quantity, 0)) filter (where not after_onset) as sku_before,
+        arg_max(sku_id, coalesce(pricing_quantity, 0)) filter (where recent and not after_onset) as sku_before,
         arg_max(sku_id, coalesce(pricing_quantity, 0)) filter (where after_onset) as sku_after,
-        arg_max(sku_price_id, coalesce(pricing_quantity, 0)) filter (where not after_onset) as sku_price_before,
+        arg_max(sku_price_id, coalesce(pricing_quantity, 0)) filter (where recent and not after_onset) as sku_price_before,
         arg_max(sku_price_id, coalesce(pricing_quantity, 0)) filter (where after_onset) as sku_price_after,
-        arg_max(resource_type, coalesce(pricing_quantity, 0)) filter (where not after_onset) as resource_type_before,
+        arg_max(resource_type, coalesce(pricing_quantity, 0)) filter (where recent and not after_onset) as resource_type_before,
         arg_max(resource_type, coalesce(pricing_quantity, 0)) filter (where after_onset) as resource_type_after,
-        sum(list_cost) filter (where not after_onset)
-            / nullif(sum(coalesce(pricing_quantity, consumed_quantity)) filter (where not after_onset), 0) as unit_price_before,
+        sum(list_cost) filter (where recent and not after_onset)
+            / nullif(sum(coalesce(pricing_quantity, consumed_quantity)) filter (where recent and not after_onset), 0) as unit_price_before,
         sum(list_cost) filter (where after_onset)
             / nullif(sum(coalesce(pricing_quantity, consumed_quantity)) filter (where after_onset), 0) as unit_price_after,
-        sum(coalesce(pricing_quantity, consumed_quantity)) filter (where not after_onset) / 72.0 as quantity_per_hour_before,
+        sum(coalesce(pricing_quantity, consumed_quantity)) filter (where recent and not after_onset) / 72.0 as quantity_per_hour_before,
         sum(coalesce(pricing_quantity, consumed_quantity)) filter (where after_onset) / 24.0 as quantity_per_hour_after,
-        count(*) filter (where not after_onset) as rows_before,
+        sum(coalesce(pricing_quantity, consumed_quantity)) filter (where week_before) / 24.0 as quantity_per_hour_week_before,
+        count(*) filter (where recent and not after_onset) as rows_before,
         arg_max(service_category, cost) as service_category,
         bool_or(coalesce(publisher_name, host_provider_name) is not null and provider_name is not null
                 and lower(coalesce(publisher_name, host_provider_name)) <> lower(provider_name)) as third_party_line,

@@ -1,8 +1,9 @@
--- The onset hour of each anomaly, from the hourly bill: the first hour, from 12 hours before the
--- anomaly's day to its end, whose cost exceeds that hour-of-day's median on the previous 14
--- unflagged days of the same kind (weekday/weekend) by 3 robust sigmas and $pct_floor, and stays
--- up for at least 2 of the next 3 hours. Also the shape of the change: the level over the three
--- hours from onset against baseline (a step or a ramp) and how many hours the day stayed up.
+-- The onset hour of each anomaly, from the hourly bill: the first hour, from the day before the
+-- anomaly's day (a slow rise crosses the daily limit a day late) to its end, whose cost exceeds that
+-- hour-of-day's median on the previous 14 unflagged days of the same kind (weekday/weekend) by 3
+-- robust sigmas and $pct_floor, and stays up for at least 2 of the next 3 hours. Also the shape of
+-- the change: the mean of the three hours from onset against the three before it (a step or a
+-- ramp) and against baseline, and how many hours of the next day stayed up.
 with hourly as (
     select
         coalesce(resource_id, concat_ws('/', 'unresourced', provider, sub_account_id, service_name, region_id)) as resource_id,
@@ -17,7 +18,7 @@ scope as (
            isodow(h.usage_hour::date) >= 6 as is_weekend
     from cost_anomalies a
     join hourly h on h.resource_id = a.resource_id
-                 and h.usage_hour >= a.anomaly_date - interval 15 day
+                 and h.usage_hour >= a.anomaly_date - interval 16 day
                  and h.usage_hour < a.anomaly_date + interval 1 day
 ),
 history as (
@@ -25,29 +26,31 @@ history as (
            median(s.cost) as hour_median, mad(s.cost) as hour_mad
     from scope s
     join cost_baselines b on b.resource_id = s.resource_id and b.usage_date = s.day
-    where s.usage_hour < s.anomaly_date - interval 12 hour and not b.is_flagged
+    where s.usage_hour < s.anomaly_date - interval 1 day and not b.is_flagged
     group by all
 ),
 judged as (
     select
-        s.anomaly_id, s.usage_hour, s.cost, h.hour_median,
+        s.anomaly_id, s.anomaly_date, s.usage_hour, s.cost, h.hour_median,
         s.cost - h.hour_median > greatest(3 * 1.4826 * h.hour_mad, $pct_floor * h.hour_median, 0.01) as elevated
     from scope s
     join history h using (anomaly_id, hour_of_day, is_weekend)
-    where s.usage_hour >= s.anomaly_date - interval 12 hour
+    where s.usage_hour >= s.anomaly_date - interval 36 hour  -- 12 hours of context before the earliest onset
 ),
 runs as (
     select *,
         (case when lead(elevated, 1) over w then 1 else 0 end + case when lead(elevated, 2) over w then 1 else 0 end
          + case when lead(elevated, 3) over w then 1 else 0 end) as next_up,
-        sum(cost) over (partition by anomaly_id order by usage_hour rows between current row and 2 following) as cost_3h,
-        sum(hour_median) over (partition by anomaly_id order by usage_hour rows between current row and 2 following) as base_3h,
-        sum(cost) over (partition by anomaly_id order by usage_hour rows between 3 preceding and 1 preceding) as cost_before_3h
+        avg(cost) over (partition by anomaly_id order by usage_hour rows between current row and 2 following) as cost_3h,
+        avg(hour_median) over (partition by anomaly_id order by usage_hour rows between current row and 2 following) as base_3h,
+        avg(cost) over (partition by anomaly_id order by usage_hour rows between 3 preceding and 1 preceding) as cost_before_3h
     from judged
     window w as (partition by anomaly_id order by usage_hour)
 ),
 onsets as (
-    select anomaly_id, min(usage_hour) as onset_hour from runs where elevated and next_up >= 2 group by 1
+    select anomaly_id, min(usage_hour) as onset_hour from runs
+    where elevated and next_up >= 2 and usage_hour >= anomaly_date - interval 1 day
+    group by 1
 )
 select
     o.anomaly_id,
