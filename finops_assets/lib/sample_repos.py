@@ -290,7 +290,7 @@ def write_repositories(out: Path, plans: dict[str, RepoPlan], teams: dict[str, s
     written = {}
     for repository, plan in sorted(plans.items()):
         plan.commits.sort(key=lambda c: c.at)
-        stream = _stream_with_reverts(repository, teams.get(repository, "unknown"), plan.commits)
+        stream = _fast_import_stream(repository, teams.get(repository, "unknown"), plan.commits)
         with tempfile.TemporaryDirectory() as folder:
             repo = Path(folder) / "repo.git"
             subprocess.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(repo)], check=True)
@@ -302,13 +302,13 @@ def write_repositories(out: Path, plans: dict[str, RepoPlan], teams: dict[str, s
             bundle = out / "repos" / f"{repository}.bundle"
             bundle.parent.mkdir(parents=True, exist_ok=True)
             # One pack thread: the same objects then give the same bundle bytes.
-            subprocess.run(["git", "-c", "pack.threads=1", "bundle", "create", "--quiet", str(bundle.resolve()), "HEAD", "main"],
-                           cwd=repo, check=True, capture_output=True)
+            subprocess.run(["git", "-c", "pack.threads=1", "bundle", "create", "--quiet", str(bundle.resolve()),
+                            "HEAD", "main"], cwd=repo, check=True, capture_output=True)
         written[repository] = str(bundle.relative_to(out))
     return written
 
 
-def _stream_with_reverts(repository: str, team: str, commits: list[PlannedCommit]) -> bytes:
+def _fast_import_stream(repository: str, team: str, commits: list[PlannedCommit]) -> bytes:
     """A git fast-import stream: every commit on main with its whole tree (deleteall + inline files)."""
     language = LANGUAGES[repository]
     name = repository.split("/")[1]

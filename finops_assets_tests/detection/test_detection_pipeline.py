@@ -51,3 +51,21 @@ def test_generated_folder_meets_the_issue_figures_and_beats_seed_000(tmp_path, s
     conn = duckdb.connect(str(warehouse), read_only=True)
     assert sorted(conn.sql("select anomaly_id from cost_anomalies").fetchall()) == ids
     conn.close()
+
+
+def test_baselines_in_resource_buckets_equal_one_pass(tmp_path, monkeypatch):
+    """Big bills are charted bucket by bucket to bound memory; the result must not depend on it."""
+    import finops_assets.lib.detection as detection
+
+    data = tmp_path / "data"
+    generate_sample(data, seed=8, days=40, resources=24)
+    warehouse = tmp_path / "w.duckdb"
+    assert main(["run", "--data-dir", str(data), "--warehouse", str(warehouse)]) == 0
+    conn = duckdb.connect(str(warehouse))
+    settings = detection.DetectionSettings()
+    columns = "resource_id, usage_date, baseline_mean, baseline_std, method, sigma, is_flagged"
+    one_pass = conn.sql(f"select {columns} from cost_baselines order by all").fetchall()
+    monkeypatch.setattr(detection, "BASELINE_BUCKET_ROWS", 97)
+    detection.build_baselines(conn, settings)
+    assert conn.sql(f"select {columns} from cost_baselines order by all").fetchall() == one_pass
+    conn.close()

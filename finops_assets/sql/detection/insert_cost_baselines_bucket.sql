@@ -37,29 +37,39 @@ calendar as (
     from (select resource_id, min(usage_date) as first_day from usage group by 1),
          (select max(usage_date) as last_day from billing_rollup)
 ),
+incident_days as (
+    -- Known incident windows exploded to (resource, day): those days never train a baseline.
+    select distinct trim(resource_id) as resource_id, unnest(generate_series(
+               started_at::date, coalesce(resolved_at, started_at + interval 1 day)::date, interval 1 day))::date as usage_date
+    from (select unnest(string_split(replace(affected_resources, ',', ';'), ';')) as resource_id, started_at, resolved_at
+          from incident_history)
+    where trim(resource_id) <> ''
+),
 days as (
     select
         c.resource_id, c.usage_date, c.first_day,
         coalesce(u.actual_cost, 0) as actual_cost,
         coalesce(u.quantity, 0) as quantity,
         isodow(c.usage_date) >= 6 as is_weekend,
-        exists (
-            select 1 from incident_history i
-            where c.usage_date between i.started_at::date and coalesce(i.resolved_at, i.started_at + interval 1 day)::date
-              and list_contains(string_split(replace(i.affected_resources, ',', ';'), ';'), c.resource_id)
-        ) as in_incident
+        i.resource_id is not null as in_incident
     from calendar c
     left join usage u using (resource_id, usage_date)
+    left join incident_days i using (resource_id, usage_date)
 ),
+-- The calendar is dense, so the 28 days before a day hold exactly 20 weekdays and 8 weekend days:
+-- ROWS frames over each kind of day (much faster than RANGE frames on dates) cover exactly them.
 pass1 as (
     select
         *,
-        median(actual_cost) filter (where not in_incident) over same_kind as median_1,
-        mad(actual_cost) filter (where not in_incident) over same_kind as mad_1,
-        count(*) filter (where not in_incident) over same_kind as n_1
+        case when is_weekend then median(case when not in_incident then actual_cost end) over weekend_28d
+             else median(case when not in_incident then actual_cost end) over weekday_28d end as median_1,
+        case when is_weekend then mad(case when not in_incident then actual_cost end) over weekend_28d
+             else mad(case when not in_incident then actual_cost end) over weekday_28d end as mad_1,
+        case when is_weekend then count(case when not in_incident then 1 end) over weekend_28d
+             else count(case when not in_incident then 1 end) over weekday_28d end as n_1
     from days
-    window same_kind as (partition by resource_id, is_weekend order by usage_date
-                         range between interval 28 days preceding and interval 1 day preceding)
+    window weekday_28d as (partition by resource_id, is_weekend order by usage_date rows between 20 preceding and 1 preceding),
+           weekend_28d as (partition by resource_id, is_weekend order by usage_date rows between 8 preceding and 1 preceding)
 ),
 flag1 as (
     select
@@ -70,22 +80,34 @@ flag1 as (
             and actual_cost >= (1 + $pct_floor) * median_1 as flagged_1
     from pass1
 ),
+flag1_trainable as (
+    -- What the second pass learns from: no incident days, no days the first pass flagged.
+    select
+        *,
+        case when not in_incident and not coalesce(flagged_1, false) then actual_cost end as trainable_cost,
+        case when not in_incident and not coalesce(flagged_1, false) then quantity end as trainable_quantity
+    from flag1
+),
 pass2 as (
     select
         *,
-        median(actual_cost) filter (where not in_incident and not flagged_1) over same_kind as median_same,
-        mad(actual_cost) filter (where not in_incident and not flagged_1) over same_kind as mad_same,
-        count(*) filter (where not in_incident and not flagged_1) over same_kind as n_same,
-        median(actual_cost) filter (where not in_incident and not flagged_1) over any_kind as median_any,
-        mad(actual_cost) filter (where not in_incident and not flagged_1) over any_kind as mad_any,
-        count(*) filter (where not in_incident and not flagged_1) over any_kind as n_any,
-        sum(quantity) filter (where not in_incident and not flagged_1) over same_kind as quantity_sum,
-        sum(actual_cost) filter (where not in_incident and not flagged_1) over same_kind as cost_sum
-    from flag1
-    window same_kind as (partition by resource_id, is_weekend order by usage_date
-                         range between interval 28 days preceding and interval 1 day preceding),
-           any_kind as (partition by resource_id order by usage_date
-                        range between interval 14 days preceding and interval 1 day preceding)
+        case when is_weekend then median(trainable_cost) over weekend_28d else median(trainable_cost) over weekday_28d end
+            as median_same,
+        case when is_weekend then mad(trainable_cost) over weekend_28d else mad(trainable_cost) over weekday_28d end
+            as mad_same,
+        case when is_weekend then count(trainable_cost) over weekend_28d else count(trainable_cost) over weekday_28d end
+            as n_same,
+        median(trainable_cost) over any_14d as median_any,
+        mad(trainable_cost) over any_14d as mad_any,
+        count(trainable_cost) over any_14d as n_any,
+        case when is_weekend then sum(trainable_quantity) over weekend_28d else sum(trainable_quantity) over weekday_28d end
+            as quantity_sum,
+        case when is_weekend then sum(trainable_cost) over weekend_28d else sum(trainable_cost) over weekday_28d end
+            as cost_sum
+    from flag1_trainable
+    window weekday_28d as (partition by resource_id, is_weekend order by usage_date rows between 20 preceding and 1 preceding),
+           weekend_28d as (partition by resource_id, is_weekend order by usage_date rows between 8 preceding and 1 preceding),
+           any_14d as (partition by resource_id order by usage_date rows between 14 preceding and 1 preceding)
 ),
 chosen as (
     select
