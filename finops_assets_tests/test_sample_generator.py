@@ -204,3 +204,15 @@ def test_run_on_a_generated_folder_quarantines_exactly_the_broken_rows(sample, t
 def test_cli_refuses_too_small_a_sample_with_a_reason(tmp_path, capsys, args, message):
     assert main(["generate-sample", "--out", str(tmp_path), "--seed", "1", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_start_moves_the_calendar(tmp_path):
+    assert main(["generate-sample", "--out", str(tmp_path), "--seed", "2", "--days", "20", "--resources", "24",
+                 "--start", "2025-03-03"]) == 0
+    assert [p.name for p in (tmp_path / "billing").iterdir()] == ["focus_2025-03.parquet"]
+    assert json.loads((tmp_path / "ground_truth.json").read_text())["start"] == "2025-03-03"
+
+
+def test_evaluate_refuses_a_folder_without_ground_truth(tmp_path, capsys):
+    assert main(["evaluate", "--data-dir", str(tmp_path), "--warehouse", str(tmp_path / "w.duckdb")]) == 1
+    assert "ground_truth.json not found" in capsys.readouterr().err

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
-from finops_assets.lib.sample_repos import LANGUAGES, PlannedCommit, RepoPlan, supports, write_repositories
+from finops_assets.lib.sample_repos import LANGUAGES, PlannedCommit, supports, write_repositories
 
 # A fixed start keeps samples identical whatever day they are made; 60 to 150 days end in the past.
 DEFAULT_START = date(2026, 6, 1)
@@ -754,9 +754,9 @@ def generate_sample(out: Path, seed: int, days: int = 60, resources: int = 40,
         stale.unlink()
 
     # Real commits behind every deployment: write the repositories, then every SHA is known.
-    plans: dict[str, RepoPlan] = {}
+    plans: dict[str, list[PlannedCommit]] = {}
     for commit in gen.commits.values():
-        plans.setdefault(commit.repository, RepoPlan()).commits.append(commit)
+        plans.setdefault(commit.repository, []).append(commit)
     owners = {t.repository: t.name for t in TEAMS}
     write_repositories(out, plans, owners)
     for event in gen.deployments:

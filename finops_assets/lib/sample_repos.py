@@ -10,7 +10,7 @@ another; the built-in code host clones a bundle on first use.
 
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -279,33 +279,25 @@ class PlannedCommit:
     changed_file: str | None = None
 
 
-@dataclass
-class RepoPlan:
-    commits: list[PlannedCommit] = field(default_factory=list)
-
-
-def write_repositories(out: Path, plans: dict[str, RepoPlan], teams: dict[str, str]) -> dict[str, str]:
+def write_repositories(out: Path, plans: dict[str, list[PlannedCommit]], teams: dict[str, str]) -> None:
     """Write one bundle per repository under out/repos/<org>/<name>.bundle; fills each planned
-    commit's sha. Returns repository -> bundle path (relative to out)."""
-    written = {}
-    for repository, plan in sorted(plans.items()):
-        plan.commits.sort(key=lambda c: c.at)
-        stream = _fast_import_stream(repository, teams.get(repository, "unknown"), plan.commits)
+    commit's sha."""
+    for repository, commits in sorted(plans.items()):
+        commits.sort(key=lambda c: c.at)
+        stream = _fast_import_stream(repository, teams.get(repository, "unknown"), commits)
         with tempfile.TemporaryDirectory() as folder:
             repo = Path(folder) / "repo.git"
             subprocess.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(repo)], check=True)
             subprocess.run(["git", "fast-import", "--quiet", "--export-marks=" + str(Path(folder) / "marks")],
                            input=stream, cwd=repo, check=True, capture_output=True)
             marks = dict(line.split() for line in (Path(folder) / "marks").read_text().splitlines())
-            for index, commit in enumerate(plan.commits):
+            for index, commit in enumerate(commits):
                 commit.sha = marks[f":{index + 2}"]  # :1 is the initial commit
             bundle = out / "repos" / f"{repository}.bundle"
             bundle.parent.mkdir(parents=True, exist_ok=True)
             # One pack thread: the same objects then give the same bundle bytes.
             subprocess.run(["git", "-c", "pack.threads=1", "bundle", "create", "--quiet", str(bundle.resolve()),
                             "HEAD", "main"], cwd=repo, check=True, capture_output=True)
-        written[repository] = str(bundle.relative_to(out))
-    return written
 
 
 def _fast_import_stream(repository: str, team: str, commits: list[PlannedCommit]) -> bytes:

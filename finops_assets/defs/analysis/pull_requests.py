@@ -17,6 +17,13 @@ class CostFixPullRequestConfig(dg.Config):
     approver: str = Field(default="", description="Name of the on-call person approving this PR (required)")
 
 
+def _row(conn, table: str, key: str, value: str) -> dict | None:
+    result = conn.execute(f"select * from {table} where {key} = $value", {"value": value})
+    columns = [d[0] for d in result.description]
+    found = result.fetchall()
+    return dict(zip(columns, found[0])) if found else None
+
+
 def _audit(warehouse: FinopsWarehouse, row: dict, publish: bool = False) -> None:
     with warehouse.write() as conn:
         conn.execute(load_sql("analysis/create_pr_audit_log"))
@@ -34,17 +41,8 @@ def open_cost_fix_pull_request(context: dg.OpExecutionContext, config: CostFixPu
              "repository": None, "branch": None, "outcome": "refused", "reason": None, "pr_url": None}
     with warehouse.read() as conn:
         exists = conn.sql("select count(*) from duckdb_tables() where table_name = 'diff_analyses'").fetchall()[0][0]
-        analysis = anomaly = None
-        if exists:
-            rows = conn.execute("select * from diff_analyses where analysis_id = $id", {"id": config.analysis_id})
-            columns = [d[0] for d in rows.description]
-            found = rows.fetchall()
-            analysis = dict(zip(columns, found[0])) if found else None
-        if analysis:
-            rows = conn.execute("select * from cost_anomalies where anomaly_id = $id", {"id": analysis["anomaly_id"]})
-            columns = [d[0] for d in rows.description]
-            found = rows.fetchall()
-            anomaly = dict(zip(columns, found[0])) if found else None
+        analysis = _row(conn, "diff_analyses", "analysis_id", config.analysis_id) if exists else None
+        anomaly = _row(conn, "cost_anomalies", "anomaly_id", analysis["anomaly_id"]) if analysis else None
         registered = {r[0] for r in conn.sql("select repository from team_repositories").fetchall()}
     if analysis:
         audit.update(anomaly_id=analysis["anomaly_id"], repository=analysis["repository"],
