@@ -28,7 +28,7 @@ from finops_assets.lib.diff_analysis import NO_CLEAR_CAUSE, DiffAnalysis, check_
 
 TOOL_NAME = "report_diff_analysis"
 # Fields the analyzer sets itself, never the model.
-_ANALYZER_ONLY_FIELDS = ("analyzer", "pattern")
+_ANALYZER_ONLY_FIELDS = ("analyzer", "pattern", "patch_rejected")
 # Statuses worth another try: rate limit, lock/timeout conflicts, server errors and 529 overloaded.
 _RETRYABLE_STATUSES = frozenset({408, 409, 429})
 _MAX_REASON_CHARS = 160

@@ -7,7 +7,7 @@ in a repository registered in team_repositories, approved by a named person; alw
 
 from dataclasses import dataclass
 
-from finops_assets.lib.diff_analysis import patch_paths
+from finops_assets.lib.patches import PatchError, parse_fix_patch
 
 
 class Refusal(Exception):
@@ -41,9 +41,10 @@ def plan_pull_request(analysis: dict | None, anomaly: dict | None, approver: str
                       f"patch={'yes' if analysis['fix_patch'] else 'none'})")
     if analysis["repository"] not in registered:
         raise Refusal(f"repository {analysis['repository']} is not registered in team_repositories.csv")
-    touched = patch_paths(analysis["fix_patch"])
-    if touched != {analysis["offending_file"]}:
-        raise Refusal(f"the patch touches {sorted(touched)}, not only the offending file {analysis['offending_file']}")
+    try:  # checked again here: the table row may have been edited since diff_analyses wrote it
+        parse_fix_patch(analysis["fix_patch"], analysis["offending_file"])
+    except PatchError as exc:
+        raise Refusal(f"the patch is not a plain modification of the offending file alone: {exc}") from None
     anomaly = anomaly or {}
     title = f"[finops] Fix cost regression in {analysis['offending_file']} ({analysis.get('pattern') or 'cost fix'})"
     body = f"""## Cost anomaly

@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from finops_assets.lib.code_analysis import DEFAULT_TIME_LIMIT_SECONDS
 from finops_assets.lib.code_host import CodeHost, CommitDiff
 from finops_assets.lib.diff_analysis import DiffAnalysis
 from finops_assets.lib.rule_analyzer import FileReader, analyze_commit
@@ -45,6 +46,9 @@ class DiffAnalyzerResource(dg.ConfigurableResource):
     model: str = Field(default="claude-sonnet-4-5")
     anthropic_base_url: str | None = Field(default=None)
     max_attempts: int = Field(default=3)
+    time_limit_seconds: float = Field(default=DEFAULT_TIME_LIMIT_SECONDS, gt=0,
+                                      description="Each analysis (diff, analyzer, patch check) past this is "
+                                                  "recorded as an error and the others go on")
 
     @property
     def name(self) -> str:

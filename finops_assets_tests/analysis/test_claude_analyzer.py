@@ -6,7 +6,7 @@ import pytest
 
 from finops_assets.lib.claude_analyzer import TOOL_NAME, ClaudeDiffAnalyzer
 from finops_assets.lib.code_host import CommitDiff, FileDiff, guard_diff
-from finops_assets.lib.diff_analysis import NO_CLEAR_CAUSE, DiffAnalysis, patch_paths
+from finops_assets.lib.diff_analysis import NO_CLEAR_CAUSE, DiffAnalysis
 from finops_assets_tests.standins.anthropic_server import (
     AnthropicStandIn, refusal, slow, status, text, tool_use,
 )
@@ -138,7 +138,7 @@ def test_valid_answer_is_validated_and_returned(server):
     assert body["tool_choice"]["type"] == "tool" and body["tool_choice"]["name"] == TOOL_NAME
     [tool] = body["tools"]
     assert tool["name"] == TOOL_NAME
-    assert set(tool["input_schema"]["properties"]) == set(DiffAnalysis.model_fields) - {"analyzer", "pattern"}
+    assert set(tool["input_schema"]["properties"]) == set(DiffAnalysis.model_fields) - {"analyzer", "pattern", "patch_rejected"}
     assert set(tool["input_schema"]["required"]) == {"cause_found", "cause_description", "confidence", "reasoning"}
     assert "UNTRUSTED" in body["system"] and NO_CLEAR_CAUSE in body["system"]
     message = user_message(request)
@@ -274,7 +274,7 @@ def test_patch_touching_two_files_is_dropped_but_analysis_kept(server):
     diff = make_diff()
     two_file_patch = FIX_PATCH + CONFIG_PATCH.replace("+maxReplicas: 40", "+maxReplicas: 4").replace(
         "-maxReplicas: 4\n", "-maxReplicas: 40\n")
-    assert patch_paths(two_file_patch) == {"app/storage.py", "deploy/values.yaml"}
+    assert "+++ b/deploy/values.yaml" in two_file_patch
     server.enqueue(tool_use(claude_answer(fix_patch=two_file_patch)))
 
     result = analyzer_for(server).analyze(diff, CONTEXT, RuleBased())

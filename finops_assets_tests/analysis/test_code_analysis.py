@@ -127,7 +127,7 @@ def _tamper(warehouse: Path, analysis_id: str, **values) -> str:
     ({"fix_patch": None}, "no high-confidence fix patch"),
     ({"repository": "acme/growth-site"}, "not registered in team_repositories"),
     ({"fix_patch": "--- a/app/x.py\n+++ b/app/x.py\n@@ -1 +1 @@\n-a\n+b\n--- a/.github/workflows/deploy.yml\n"
-                   "+++ b/.github/workflows/deploy.yml\n@@ -1 +1 @@\n-a\n+b\n"}, "not only the offending file"),
+                   "+++ b/.github/workflows/deploy.yml\n@@ -1 +1 @@\n-a\n+b\n"}, "not a plain modification of the offending file"),
 ])
 def test_pr_job_refuses_what_breaks_a_guardrail_and_creates_nothing(pipeline, monkeypatch, change, message):
     data, warehouse = pipeline

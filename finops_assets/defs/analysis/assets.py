@@ -2,7 +2,7 @@ import dagster as dg
 import polars as pl
 
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
-from finops_assets.lib.code_analysis import analyze_target
+from finops_assets.lib.code_analysis import analyze_targets
 from finops_assets.lib.metadata import markdown_table
 from finops_assets.lib.sql import load_sql
 from finops_assets.resources.code_host import CodeHostResource, DiffAnalyzerResource
@@ -11,7 +11,7 @@ from finops_assets.resources.warehouse import FinopsWarehouse
 DIFF_ANALYSIS_COLUMNS = [
     "analysis_id", "anomaly_id", "deployment_id", "repository", "commit_sha", "cause_found", "cause_description",
     "offending_file", "offending_lines", "fix_description", "fix_patch", "patch_applies", "confidence", "reasoning",
-    "analyzer", "pattern", "diff_files", "withheld_files", "diff_truncated", "diff_chars", "error",
+    "analyzer", "pattern", "patch_rejected", "diff_files", "withheld_files", "diff_truncated", "diff_chars", "error",
 ]
 
 
@@ -31,15 +31,13 @@ def diff_analyses(context: dg.AssetExecutionContext, warehouse: FinopsWarehouse,
         if conn.sql("select count(*) from duckdb_tables() where table_name = 'diff_analyses'").fetchall()[0][0]:
             known = {r[0] for r in conn.execute("select analysis_id from diff_analyses where error is null "
                                                 "and analyzer = $analyzer", {"analyzer": diff_analyzer.name}).fetchall()}
-    rows = []
-    for target in targets.iter_rows(named=True):
-        if target["analysis_id"] in known:
-            continue
-        rows.append(analyze_target(target, host, diff_analyzer.analyze))
+    todo = [t for t in targets.iter_rows(named=True) if t["analysis_id"] not in known]
+    rows = analyze_targets(todo, host, diff_analyzer.analyze, diff_analyzer.time_limit_seconds)
     fresh = pl.DataFrame(rows, infer_schema_length=None) if rows else None
     keep = set(targets["analysis_id"].to_list())
     with warehouse.write() as conn:
         conn.execute(load_sql("analysis/create_diff_analyses"))
+        conn.execute(load_sql("analysis/alter_diff_analyses_add_patch_rejected"))
         conn.begin()
         # Analyses of correlations that no longer exist leave; kept ones stay as they were.
         conn.execute("delete from diff_analyses where not list_contains($keep, analysis_id)",
@@ -58,6 +56,7 @@ def diff_analyses(context: dg.AssetExecutionContext, warehouse: FinopsWarehouse,
         "dagster/row_count": total,
         "analysed_this_run": len(rows),
         "reused": len(known & keep),
+        "errors_this_run": sum(1 for r in rows if r["error"]),
         "analyzer": diff_analyzer.name,
         "code_host": code_host.kind,
         "by_cause": dg.MetadataValue.md(markdown_table(summary)),

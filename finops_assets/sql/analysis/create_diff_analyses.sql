@@ -15,6 +15,7 @@ create table if not exists diff_analyses (
     reasoning varchar not null,
     analyzer varchar not null,
     pattern varchar,
+    patch_rejected varchar,          -- why a proposed fix patch was dropped (finding kept as a description)
     diff_files varchar,
     withheld_files varchar,
     diff_truncated boolean,
