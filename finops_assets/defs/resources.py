@@ -35,6 +35,7 @@ def resources() -> dg.Definitions:
                 team_tag_keys=_keys("FINOPS_TEAM_TAG_KEYS", DEFAULT_TEAM_KEYS),
                 cost_metric=os.environ.get("FINOPS_COST_METRIC", "auto"),
                 reporting_currency=os.environ.get("FINOPS_REPORTING_CURRENCY", ""),
+                max_line_item_cost=float(os.environ.get("FINOPS_MAX_LINE_ITEM_COST", "1e9")),
                 k_sigma=float(os.environ.get("FINOPS_K_SIGMA", "3")),
                 dollar_floor=float(os.environ.get("FINOPS_DOLLAR_FLOOR", "10")),
                 pct_floor=float(os.environ.get("FINOPS_PCT_FLOOR", "0.2")),

@@ -80,7 +80,7 @@ def _ours(files: list[str], warehouse_dir: str, memory_limit: str) -> Measuremen
             phase_start = time.perf_counter()
             rebuild_rollup_window(conn, table, first, last + timedelta(days=1), "auto")
             phases[f"{table}_s"] = time.perf_counter() - phase_start
-        total = fetch_one(conn, "select sum(billed_cost) from billing_rollup")[0]
+        total = fetch_one(conn, "select sum(billed_cost)::double from billing_rollup")[0]
     elapsed = time.perf_counter() - started
     failed = [f.error for f in report.files if f.status == "failed"]
     if failed:

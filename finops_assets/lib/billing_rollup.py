@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 import duckdb
 
@@ -12,17 +13,16 @@ COST_METRICS = ("auto", "effective", "billed", "list")
 
 @dataclass(frozen=True)
 class Reconciliation:
-    source_billed: float
-    daily_billed: float
-    hourly_billed: float
+    source_billed: Decimal
+    daily_billed: Decimal
+    hourly_billed: Decimal
 
-    def rollup_billed(self, table: str) -> float:
+    def rollup_billed(self, table: str) -> Decimal:
         return self.daily_billed if table == "billing_rollup" else self.hourly_billed
 
-    def agrees(self, table: str, tolerance: float = 1e-9) -> bool:
-        """Relative tolerance: float sums in another order differ in the last digits only."""
-        scale = max(1.0, abs(self.source_billed))
-        return abs(self.rollup_billed(table) - self.source_billed) <= tolerance * scale
+    def agrees(self, table: str) -> bool:
+        """Exactly: money is summed in DECIMAL, so any difference is a lost or extra row."""
+        return self.rollup_billed(table) == self.source_billed
 
 
 def rebuild_rollup_window(conn: duckdb.DuckDBPyConnection, table: str, start: date, end: date, cost_metric: str) -> int:
@@ -34,6 +34,8 @@ def rebuild_rollup_window(conn: duckdb.DuckDBPyConnection, table: str, start: da
     window = {"start": start, "end": end}
     conn.begin()
     try:
+        # 'auto' depends on the whole bill (which providers fill EffectiveCost), not on the window.
+        conn.execute(load_sql("billing/create_billing_cost_basis"))
         conn.execute(load_sql(f"billing/delete_{table}_window"), window)
         inserted = fetch_one(conn, load_sql(f"billing/insert_{table}_window"), window | {"cost_metric": cost_metric})[0]
         conn.commit()
@@ -47,4 +49,4 @@ def reconcile_window(conn: duckdb.DuckDBPyConnection, start: date, end: date) ->
     for table in ("billing_rollup", "billing_rollup_hourly"):
         conn.execute(load_sql(f"billing/create_{table}"))
     row = fetch_one(conn, load_sql("billing/select_billing_rollup_reconciliation"), {"start": start, "end": end})
-    return Reconciliation(*map(float, row))
+    return Reconciliation(*(Decimal(v) for v in row))

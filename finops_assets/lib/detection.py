@@ -78,6 +78,7 @@ def build_anomalies(conn: duckdb.DuckDBPyConnection, settings: DetectionSettings
 def anomaly_evidence(conn: duckdb.DuckDBPyConnection, settings: DetectionSettings) -> pl.DataFrame:
     """One row per anomaly with everything routing looks at (anomaly, onset shape, bill, traffic)."""
     conn.execute(load_sql("billing/create_cost_metric_macro"))
+    conn.execute(load_sql("billing/create_billing_cost_basis"))
     bill = select_frame(conn, "detection/select_anomaly_evidence", settings)
     traffic = select_frame(conn, "detection/select_traffic_evidence", settings)
     anomalies = conn.sql("select * from cost_anomalies").pl()

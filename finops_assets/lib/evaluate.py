@@ -133,7 +133,7 @@ def seed_predictions(warehouse: Path) -> pl.DataFrame:
 
     conn = duckdb.connect(str(warehouse), read_only=True)
     try:
-        daily = conn.sql("select resource_id, usage_date, sum(cost) as cost, any_value(service_name) as service_name, "
+        daily = conn.sql("select resource_id, usage_date, sum(cost)::double as cost, any_value(service_name) as service_name, "
                          "any_value(department) as department, any_value(team) as team from billing_rollup "
                          "where charge_category = 'Usage' and resource_id is not null group by all").pl()
         deployments = conn.sql("select * from deployment_events").pl()

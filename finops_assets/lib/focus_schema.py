@@ -12,6 +12,7 @@ SOURCE_NAMES: dict[str, tuple[str, ...]] = {
     "charge_period_start": ("ChargePeriodStart",),
     "charge_period_end": ("ChargePeriodEnd",),
     "billing_period_start": ("BillingPeriodStart",),
+    "billing_period_end": ("BillingPeriodEnd",),
     "billed_cost": ("BilledCost",),
     "effective_cost": ("EffectiveCost",),
     "list_cost": ("ListCost",),
@@ -59,12 +60,14 @@ REQUIRED: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ProviderName or ServiceProviderName", ("provider_name",)),
 )
 
+# Money: kept as DECIMAL, converted to the reporting currency, bounded (cost_implausible). A row is
+# superseded by a newer delivery only when it equals it in every other column (README, de-duplication).
+MONEY_COLUMNS: tuple[str, ...] = ("billed_cost", "effective_cost", "list_cost", "contracted_cost", "list_unit_price")
 # Numeric columns: a value that is present but not a number quarantines the row.
-NUMERIC_COLUMNS: tuple[str, ...] = (
-    "billed_cost", "effective_cost", "list_cost", "contracted_cost",
-    "list_unit_price", "consumed_quantity", "pricing_quantity",
+NUMERIC_COLUMNS: tuple[str, ...] = MONEY_COLUMNS + ("consumed_quantity", "pricing_quantity")
+TIMESTAMP_COLUMNS: tuple[str, ...] = (
+    "charge_period_start", "charge_period_end", "billing_period_start", "billing_period_end",
 )
-TIMESTAMP_COLUMNS: tuple[str, ...] = ("charge_period_start", "charge_period_end", "billing_period_start")
 
 # FOCUS ChargeCategory values; matched case-insensitively, stored in this spelling.
 CHARGE_CATEGORIES: tuple[str, ...] = ("Usage", "Purchase", "Tax", "Credit", "Adjustment")

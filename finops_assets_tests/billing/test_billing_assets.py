@@ -55,4 +55,4 @@ def test_rollup_metadata_reports_rows_and_cost(resources):
     with duckdb.connect(resources["warehouse"].writer_file, read_only=True) as conn:
         rows, billed = conn.sql("select count(*), sum(billed_cost) from billing_rollup").fetchall()[0]
     assert metadata["dagster/row_count"].value == rows > 0
-    assert metadata["billed_cost_total"].value == pytest.approx(billed)
+    assert metadata["billed_cost_total"].value == pytest.approx(float(billed))

@@ -155,13 +155,13 @@ def test_official_sample_every_row_accounted_for_and_billed_cost_reconciles(conn
     quarantined = {n for _, n in quarantine(conn)}
     expected = sum(Decimal(r["BilledCost"]) for n, r in enumerate(source_rows, start=1) if n not in quarantined)
     loaded = scalar(conn, "select sum(billed_cost) from focus_billing where not is_duplicate")
-    assert loaded == pytest.approx(float(expected), rel=1e-12)
+    assert loaded == expected  # exact: money is DECIMAL from the text to the rollup
 
     start, end = SEPTEMBER_2024
     for table in ("billing_rollup", "billing_rollup_hourly"):
         assert rebuild_rollup_window(conn, table, start, end, "auto") > 0
         billed, line_items = rows(conn, f"select sum(billed_cost), sum(line_items) from {table}")[0]
-        assert billed == pytest.approx(float(expected), rel=1e-12)
+        assert billed == expected
         assert line_items == 1000
     assert reconcile_window(conn, start, end).agrees("billing_rollup")
     assert reconcile_window(conn, start, end).agrees("billing_rollup_hourly")
@@ -233,31 +233,33 @@ def test_official_sample_tag_key_with_leading_space_is_matched(conn, tmp_path):
     assert checked > 0
 
 
-def test_official_sample_auto_cost_metric_falls_back_to_billed_where_effective_is_zero(conn, tmp_path):
+def test_official_sample_auto_cost_metric_decides_per_provider_whether_effective_cost_is_filled(conn, tmp_path):
     ingest(conn, [SAMPLE], tmp_path)
-    expected: dict[str, dict[str, Decimal]] = {}
-    zero_effective = Counter()
+    expected: dict[str, Counter] = {}
+    billed_usage, billed_usage_with_effective = Counter(), Counter()
     for r in read_sample():
-        billed = Decimal(r["BilledCost"])
-        effective = decimal_or_none(r["EffectiveCost"])
-        auto = billed if effective is None or effective == 0 else effective
-        zero_effective[r["ProviderName"]] += effective == 0
+        billed, effective = Decimal(r["BilledCost"]), decimal_or_none(r["EffectiveCost"])
         sums = expected.setdefault(r["ProviderName"], Counter())
-        sums["auto"] += auto
         sums["billed"] += billed
         sums["effective"] += effective or 0
-    assert zero_effective["AWS"] == 931  # the quirk the 'auto' metric exists for
+        sums["effective_or_billed"] += billed if effective is None else effective
+        if r["ChargeCategory"] == "Usage" and billed != 0:
+            billed_usage[r["ProviderName"]] += 1
+            billed_usage_with_effective[r["ProviderName"]] += bool(effective)
+    # The quirk: AWS fills EffectiveCost on 10 of its 614 billed usage rows; Microsoft on all of them.
+    assert (billed_usage["AWS"], billed_usage_with_effective["AWS"]) == (614, 10)
+    assert billed_usage["Microsoft"] == billed_usage_with_effective["Microsoft"] == 50
+    assert billed_usage_with_effective["Oracle"] == 0
+    auto = {"AWS": "billed", "Microsoft": "effective_or_billed", "Oracle": "billed"}
     start, end = SEPTEMBER_2024
     for metric in ("auto", "billed", "effective"):
         rebuild_rollup_window(conn, "billing_rollup", start, end, metric)
         got = dict(rows(conn, "select provider, sum(cost) from billing_rollup group by 1"))
         assert set(got) == {"AWS", "Microsoft", "Oracle"}
         for provider, sums in expected.items():
-            assert got[provider] == pytest.approx(float(sums[metric]), rel=1e-9, abs=1e-12), (metric, provider)
-    # Auto is neither pure billed nor pure effective for AWS (mixed rows), and effective where present.
-    aws = expected["AWS"]
-    assert aws["effective"] < aws["auto"] < aws["billed"] + aws["effective"]
-    assert expected["Microsoft"]["auto"] == expected["Microsoft"]["effective"]
+            assert got[provider] == sums[auto[provider] if metric == "auto" else metric], (metric, provider)
+    assert rows(conn, "select provider_name, effective_cost_trusted from billing_cost_basis order by 1") \
+        == [("AWS", False), ("Microsoft", True), ("Oracle", False)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -536,12 +538,15 @@ def test_csv_gzip_and_typed_parquet_give_the_same_rows(conn, tmp_path):
     assert snapshots["bill.csv"] == snapshots["bill.csv.gz"] == snapshots["bill.parquet"]
     got = rows(conn, "select source_row, charge_period_start, usage_date, billed_cost, effective_cost, list_cost, "
                      "consumed_quantity, region_id, department, team from focus_billing order by source_row")
+    D = Decimal
     assert got == [
-        (1, datetime(2025, 5, 1, 0), date(2025, 5, 1), 0.1, 0.1, 0.1, 1.0, "us-east-1", "retail", "checkout"),
-        (2, datetime(2025, 5, 1, 23), date(2025, 5, 1), 1234.5678, 1000.25, None, None, "us-east-1", "retail",
+        (1, datetime(2025, 5, 1, 0), date(2025, 5, 1), D("0.1"), D("0.1"), D("0.1"), 1.0, "us-east-1", "retail",
          "checkout"),
-        (3, datetime(2025, 5, 2, 5), date(2025, 5, 2), 0.0, 0.0, 0.0, 1.0, "us-east-1", "web", "search"),
-        (4, datetime(2025, 5, 3, 7), date(2025, 5, 3), -2.5, -2.5, -2.5, 1.0, None, "unallocated", "unallocated"),
+        (2, datetime(2025, 5, 1, 23), date(2025, 5, 1), D("1234.5678"), D("1000.25"), None, None, "us-east-1",
+         "retail", "checkout"),
+        (3, datetime(2025, 5, 2, 5), date(2025, 5, 2), 0, 0, 0, 1.0, "us-east-1", "web", "search"),
+        (4, datetime(2025, 5, 3, 7), date(2025, 5, 3), D("-2.5"), D("-2.5"), D("-2.5"), 1.0, None, "unallocated",
+         "unallocated"),
     ]
 
 
@@ -712,15 +717,32 @@ def test_a_file_without_a_currency_column_takes_the_bills_currency_without_votin
         == [("EUR", 1.0, 13.0)]
 
 
-def test_a_change_of_majority_currency_reloads_everything_and_reports_every_file(conn, tmp_path):
-    usd = write_csv(tmp_path / "usd.csv", [line(1, 0, "r-usd")])
+def test_a_bigger_file_in_another_currency_does_not_flip_the_reporting_currency(conn, tmp_path):
+    usd = write_csv(tmp_path / "usd.csv", [line(1, 0, "r-usd", cost="4")])
     gone = write_csv(tmp_path / "gone.csv", [line(1, 1, "r-gone")])
     assert ingest(conn, [usd, gone], tmp_path).reporting_currency == "USD"
 
+    # Five EUR rows against one USD row: USD stays; without a rate the EUR rows are quarantined, named.
     eur = write_csv(tmp_path / "eur.csv", [line(2, h, f"r-eur-{h}", BillingCurrency="EUR") for h in range(5)])
     report = ingest(conn, [usd, eur], tmp_path)
+    assert report.reporting_currency == "USD"
+    assert outcomes(report) == {"gone.csv": "removed", "usd.csv": "unchanged", "eur.csv": "loaded"}
+    assert sorted((f, rule) for f, (rule, _, _) in quarantine(conn).items()) \
+        == [(("eur.csv", n), "currency_without_rate") for n in range(1, 6)]
+    assert rows(conn, "select billing_currency, exchange_rate, sum(billed_cost) from focus_billing group by all") \
+        == [("USD", 1.0, 4)]
+
+    # With a rate the EUR rows convert, and the report says what was converted.
+    report = ingest(conn, [usd, eur], tmp_path, IngestSettings(exchange_rates={"EUR": 1.25}))
+    assert report.reporting_currency == "USD" and quarantine(conn) == {}
+    assert [(c.currency, c.rate, c.rows, c.converted_billed_cost) for c in report.conversions] == [("EUR", 1.25, 5, 6.25)]
+
+
+def test_without_usd_the_first_delivered_files_currency_is_the_reporting_currency(conn, tmp_path):
+    eur = write_csv(tmp_path / "z_eur.csv", [line(1, 0, "r-eur", cost="2", BillingCurrency="EUR")], mtime=1_000 * 10**9)
+    gbp = write_csv(tmp_path / "a_gbp.csv", [line(1, h, f"r-{h}", BillingCurrency="GBP") for h in range(1, 9)],
+                    mtime=2_000 * 10**9)
+    report = ingest(conn, [gbp, eur], tmp_path, IngestSettings(exchange_rates={"GBP": 1.5}))
     assert report.reporting_currency == "EUR"
-    assert outcomes(report) == {"gone.csv": "removed", "usd.csv": "loaded", "eur.csv": "loaded"}
-    assert [(f, rule) for f, (rule, _, _) in quarantine(conn).items()] == [(("usd.csv", 1), "currency_without_rate")]
-    assert rows(conn, "select billing_currency, exchange_rate, count(*) from focus_billing group by all") \
-        == [("EUR", 1.0, 5)]
+    assert rows(conn, "select billing_currency, exchange_rate, count(*) from focus_billing group by all order by 1") \
+        == [("EUR", 1.0, 1), ("GBP", 1.5, 8)]

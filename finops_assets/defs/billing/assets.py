@@ -40,10 +40,19 @@ class FocusBillingConfig(dg.Config):
 def focus_billing(context: dg.AssetExecutionContext, config: FocusBillingConfig,
                   warehouse: FinopsWarehouse, settings: FinopsSettings):
     """Ingest the FOCUS files under <data>/billing: new and changed files load, removed ones leave."""
-    files = discover_billing_files(settings.billing_dir)
+    refused_links: list[str] = []
+    files = discover_billing_files(settings.billing_dir, refused=refused_links)
+    for refused in refused_links:
+        context.log.warning(f"billing file {refused}")
     if not files:
-        context.log.warning(f"no billing files (*.csv, *.csv.gz, *.parquet) under {settings.billing_dir}")
-    ingest_settings = settings.ingest_settings()
+        # Never go on with an empty bill: downstream would publish empty tables over the last good ones.
+        where = settings.billing_dir
+        raise dg.Failure(f"no billing file (*.csv, *.csv.gz, *.parquet) under {where}" if where.is_dir()
+                         else f"billing folder {where} does not exist", allow_retries=False)
+    rates = settings.exchange_rates()
+    for problem in rates.problems:
+        context.log.error(problem)
+    ingest_settings = settings.ingest_settings(rates)
     with warehouse.write() as conn:
         # CSVs are staged as Parquet beside the warehouse (not in /tmp, which may be small).
         report = ingest_billing_files(conn, files, ingest_settings, full_refresh=config.full_refresh,
@@ -63,6 +72,13 @@ def focus_billing(context: dg.AssetExecutionContext, config: FocusBillingConfig,
         elif outcome.status != "unchanged":
             context.log.info(f"{outcome.status} {outcome.source_file}: read {outcome.rows_read:,}, "
                              f"accepted {outcome.rows_accepted:,}, quarantined {outcome.rows_quarantined:,}")
+    for c in report.conversions:
+        context.log.info(f"converted {c.rows:,} rows from {c.currency} at {c.rate:g} (exchange_rates.csv): "
+                         f"{c.converted_billed_cost:,.2f} {report.reporting_currency} billed")
+    if totals[0] == 0 and report.failed:
+        first = report.failed[0]
+        raise dg.Failure(f"no loadable billing file under {settings.billing_dir}: {len(report.failed)} failed, "
+                         f"e.g. {first.source_file}: {first.error}", allow_retries=False)
     unaccounted = ledger.filter(pl.col("rows_unaccounted") != 0)
     yield dg.MaterializeResult(
         asset_key="focus_billing",
@@ -70,6 +86,9 @@ def focus_billing(context: dg.AssetExecutionContext, config: FocusBillingConfig,
             "dagster/row_count": totals[0],
             "billed_cost_total": float(totals[1]),
             "reporting_currency": report.reporting_currency or "",
+            "currency_conversions": dg.MetadataValue.md(
+                "\n".join(f"- {c.rows:,} rows {c.currency} x {c.rate:g} = {c.converted_billed_cost:,.2f} "
+                          f"{report.reporting_currency}" for c in report.conversions) or "none"),
             "first_usage_date": str(totals[2]), "last_usage_date": str(totals[3]),
             "files_loaded_this_run": sum(f.status == "loaded" for f in report.files),
             "files_unchanged": sum(f.status == "unchanged" for f in report.files),
@@ -128,12 +147,12 @@ def _rollup_asset(table: str, grain: str, description: str):
                 "window": f"{start} .. {end} (exclusive)",
                 "cost_metric": settings.cost_metric,
                 "cost_total": float(by_owner["cost"].sum()) if len(by_owner) else 0.0,
-                "billed_cost_total": own_total,
+                "billed_cost_total": float(own_total),
                 "cost_by_owner": dg.MetadataValue.md(markdown_table(by_owner, limit=20)),
             },
             check_results=[dg.AssetCheckResult(
                 check_name="billed_cost_reconciles", passed=reconciliation.agrees(table),
-                metadata={"source_billed": reconciliation.source_billed, "rollup_billed": own_total},
+                metadata={"source_billed": str(reconciliation.source_billed), "rollup_billed": str(own_total)},
             )],
         )
 

@@ -1,5 +1,6 @@
 create table if not exists billing_files (
     source_file varchar primary key,
+    delivery varchar not null,          -- files of one delivery (its parts) share this (README, de-duplication)
     file_format varchar not null,
     fingerprint varchar not null,
     file_mtime_ns bigint not null,

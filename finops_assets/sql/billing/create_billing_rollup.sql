@@ -9,10 +9,10 @@ create table if not exists billing_rollup (
     resource_id varchar,
     region_id varchar,
     charge_category varchar not null,
-    billed_cost double not null,
-    effective_cost double,
-    list_cost double,
-    cost double not null,               -- the detection metric chosen by FINOPS_COST_METRIC
+    billed_cost decimal(38, 12) not null,
+    effective_cost decimal(38, 12),
+    list_cost decimal(38, 12),
+    cost decimal(38, 12) not null,               -- the detection metric chosen by FINOPS_COST_METRIC
     consumed_quantity double,
     line_items bigint not null
 )

@@ -1,9 +1,9 @@
--- 'auto': effective cost where the bill carries it, billed cost where it is missing or zero
--- (AWS's FOCUS sample has EffectiveCost 0 on 931 of 942 rows).
-create or replace temp macro cost_metric(metric, billed, effective, list) as
+-- 'auto': effective cost where the export fills it (billing_cost_basis decides per provider and
+-- billing account), else billed cost; a missing EffectiveCost on one row falls back to its billed.
+create or replace temp macro cost_metric(metric, billed, effective, list, effective_trusted) as
     case metric
         when 'billed' then billed
         when 'effective' then coalesce(effective, 0)
         when 'list' then coalesce(list, billed)
-        else case when effective is null or effective = 0 then billed else effective end
+        else case when effective_trusted then coalesce(effective, billed) else billed end
     end

@@ -10,7 +10,7 @@ with usage as (
     select
         coalesce(resource_id, concat_ws('/', 'unresourced', provider, sub_account_id, service_name, region_id)) as resource_id,
         usage_date,
-        sum(cost) as actual_cost,
+        sum(cost)::double as actual_cost,  -- statistics in double; money stays DECIMAL in the rollup
         sum(consumed_quantity) as quantity
     from billing_rollup
     where charge_category = 'Usage'

@@ -8,8 +8,8 @@ with rows as (
         -- The 72 hours before onset; and the same 24 hours a week earlier (weekly rhythm cancels out).
         f.charge_period_start >= a.detected_at - interval 72 hour as recent,
         f.charge_period_start < a.detected_at - interval 6 day as week_before,
-        f.pricing_quantity, f.consumed_quantity, f.list_cost,
-        cost_metric($cost_metric, f.billed_cost, f.effective_cost, f.list_cost) as cost,
+        f.pricing_quantity, f.consumed_quantity, f.list_cost::double as list_cost,
+        cost_metric($cost_metric, f.billed_cost, f.effective_cost, f.list_cost, b.effective_cost_trusted)::double as cost,
         f.commitment_discount_id is not null or lower(coalesce(f.pricing_category, '')) = 'committed' as committed,
         f.sku_id, f.sku_price_id, f.resource_type, f.service_category,
         f.provider_name, f.publisher_name, f.host_provider_name
@@ -19,6 +19,9 @@ with rows as (
      and f.charge_period_start >= a.detected_at - interval 7 day
      and f.charge_period_start < a.detected_at + interval 24 hour
      and f.charge_category = 'Usage' and not f.is_duplicate
+    left join billing_cost_basis b
+      on b.provider_name is not distinct from f.provider_name
+     and b.billing_account_id is not distinct from f.billing_account_id
 ),
 sides as (
     select

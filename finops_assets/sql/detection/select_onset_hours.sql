@@ -7,7 +7,7 @@
 with hourly as (
     select
         coalesce(resource_id, concat_ws('/', 'unresourced', provider, sub_account_id, service_name, region_id)) as resource_id,
-        usage_hour, sum(cost) as cost
+        usage_hour, sum(cost)::double as cost
     from billing_rollup_hourly
     where charge_category = 'Usage' and hourly_grain
     group by all
