@@ -5,18 +5,25 @@ The built-in host reads local git repositories (lib/local_git.py); the GitHub ho
 `guard_diff`, so the guardrails of DESIGN.md section 7 hold whichever host is configured.
 """
 
-import fnmatch
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Protocol
 
+import pathspec
+
 MAX_DIFF_CHARS = 40_000
 
-# Never read or sent anywhere (DESIGN.md section 7), whatever the repository's .gitignore says.
+# Never read or sent anywhere (DESIGN.md section 7), whatever the repository's .gitignore says. Git's
+# wildmatch rules (pathspec), matched on the whole lower-cased path: a pattern without '/' matches a file or a
+# folder at any depth, so `*secret*` withholds secrets/db.yaml as well as my_secret.txt.
 SECRET_PATTERNS: tuple[str, ...] = (
-    ".env", ".env.*", "*.env", "*.pem", "*.key", "*secret*", "*credential*", "*.tfstate", "*.tfstate.*",
-    "*.tfvars", "id_rsa*", "*.p12", "*.pfx",
+    ".env", ".env.*", "*.env", "*.pem", "*.key", "*.key.*", "*.keystore", "*.jks", "*.p12", "*.pfx", "*.p8",
+    "*.ppk", "*secret*", "*credential*", "*.tfstate", "*.tfstate.*", "*.tfvars", "*.tfvars.json",
+    "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", ".ssh/", ".netrc", "_netrc", ".npmrc", ".pypirc", ".pgpass",
+    ".htpasswd", "kubeconfig", "kubeconfig.*", "*.kubeconfig", ".kube/", ".dockerconfigjson", "**/.docker/config.json",
+    "*service-account*.json", "*service_account*.json", "*serviceaccount*.json", "passwords.*", "password.*",
 )
+_SECRETS = pathspec.GitIgnoreSpec.from_lines(SECRET_PATTERNS)
 
 
 class CodeHostError(Exception):
@@ -28,6 +35,39 @@ class FileDiff:
     path: str
     status: str        # 'added' | 'modified' | 'removed' | 'renamed'
     patch: str         # the unified diff of this file ('--- a/..', '+++ b/..', hunks)
+    old_path: str | None = None   # a rename's or copy's source: a secret source makes the file secret
+
+
+@dataclass(frozen=True)
+class GitignoreRules:
+    """Every .gitignore of a tree, with git's precedence: a pattern applies below its file's folder, the
+    last matching line of a file wins, and a deeper .gitignore overrides a shallower one."""
+    specs: tuple[tuple[str, pathspec.GitIgnoreSpec], ...] = ()   # (folder, patterns), shallowest first
+
+    @classmethod
+    def from_files(cls, files: dict[str, str]) -> "GitignoreRules":
+        """`files`: each .gitignore's path in the repository -> its text."""
+        folders = sorted(((str(PurePosixPath(p).parent).removeprefix("."), text) for p, text in files.items()),
+                         key=lambda item: (item[0].count("/") + bool(item[0]), item[0]))
+        return cls(tuple((folder, pathspec.GitIgnoreSpec.from_lines(text.splitlines())) for folder, text in folders))
+
+    def ignores(self, path: str) -> bool:
+        decision = None
+        for folder, spec in self.specs:
+            if folder and not path.startswith(folder + "/"):
+                continue
+            found = spec.check_file(path[len(folder) + 1:] if folder else path).include
+            decision = found if found is not None else decision
+        return bool(decision)
+
+
+def gitignore_paths(tree_paths, wanted: tuple[str, ...] | None = None) -> list[str]:
+    """The .gitignore files among `tree_paths`; with `wanted`, only those in a folder above one of them."""
+    found = [p for p in tree_paths if PurePosixPath(p).name == ".gitignore"]
+    if wanted is None:
+        return found
+    folders = {""} | {str(parent) for p in wanted for parent in PurePosixPath(p).parents if str(parent) != "."}
+    return [p for p in found if str(PurePosixPath(p).parent).removeprefix(".") in folders]
 
 
 @dataclass(frozen=True)
@@ -79,37 +119,25 @@ class CodeHost(Protocol):
         Never writes to the default branch."""
 
 
-def is_secret_path(path: str, gitignore_patterns: tuple[str, ...] = ()) -> bool:
-    """True for files that must never be read or sent: the fixed secret patterns, plus what the
-    repository's .gitignore marks (a tracked file matching .gitignore was committed by mistake)."""
-    posix = PurePosixPath(path)
-    names = [posix.name.lower(), str(posix).lower()]
-    for pattern in SECRET_PATTERNS:
-        if any(fnmatch.fnmatch(n, pattern) for n in names):
-            return True
-    for pattern in gitignore_patterns:
-        pattern = pattern.strip()
-        if not pattern or pattern.startswith("#") or pattern.startswith("!"):
-            continue
-        anchored = pattern.lstrip("/").rstrip("/")
-        if fnmatch.fnmatch(str(posix), anchored) or fnmatch.fnmatch(posix.name, anchored) \
-                or any(fnmatch.fnmatch(part, anchored) for part in posix.parts[:-1]) \
-                or str(posix).startswith(anchored + "/"):
-            return True
-    return False
+def is_secret_path(path: str, gitignore: GitignoreRules = GitignoreRules()) -> bool:
+    """True for files that must never be read or sent: the fixed secret patterns on the whole path, plus
+    what any of the repository's .gitignore files marks (a tracked file matching one was committed by mistake)."""
+    posix = str(PurePosixPath(path))
+    return _SECRETS.match_file(posix.lower()) or gitignore.ignores(posix)
 
 
-def parse_gitignore(text: str | None) -> tuple[str, ...]:
-    return tuple(line.strip() for line in (text or "").splitlines() if line.strip() and not line.startswith("#"))
+def is_secret_file(f: FileDiff, gitignore: GitignoreRules = GitignoreRules()) -> bool:
+    """A changed file is secret if its new path or its old path (a rename or copy) is."""
+    return is_secret_path(f.path, gitignore) or bool(f.old_path and is_secret_path(f.old_path, gitignore))
 
 
 def guard_diff(repository: str, commit_sha: str, parent_sha: str | None, message: str, files: list[FileDiff],
-               gitignore_patterns: tuple[str, ...] = (), max_chars: int = MAX_DIFF_CHARS) -> CommitDiff:
+               gitignore: GitignoreRules = GitignoreRules(), max_chars: int = MAX_DIFF_CHARS) -> CommitDiff:
     """Drop secret files (keeping their names) and cap the diff at `max_chars`, reporting the cut.
     Files are cut whole where possible; the last file that does not fit is cut at a line boundary."""
     kept, withheld = [], []
     for f in files:
-        (withheld if is_secret_path(f.path, gitignore_patterns) else kept).append(f)
+        (withheld if is_secret_file(f, gitignore) else kept).append(f)
     total = sum(len(f.patch) for f in kept)
     capped, used, truncated = [], 0, False
     for f in kept:
@@ -123,7 +151,7 @@ def guard_diff(repository: str, commit_sha: str, parent_sha: str | None, message
             head = f.patch[:room]
             head = head[: head.rfind("\n") + 1] if "\n" in head else ""
             if head:
-                capped.append(FileDiff(f.path, f.status, head))
+                capped.append(FileDiff(f.path, f.status, head, f.old_path))
         break
     return CommitDiff(repository=repository, commit_sha=commit_sha, parent_sha=parent_sha, message=message,
                       files=tuple(capped), withheld_files=tuple(f.path for f in withheld), truncated=truncated,

@@ -15,8 +15,8 @@ and the schedule retries later.
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
 
 import github
 import requests
@@ -24,8 +24,10 @@ from github import Auth, Github, GithubException
 from github.Repository import Repository
 from urllib3.util import Retry
 
-from finops_assets.lib.code_host import (CodeHostError, CommitDiff, FileDiff, PullRequestRecord, guard_diff,
-                                         is_secret_path, parse_gitignore)
+from finops_assets.lib.code_host import (CodeHostError, CommitDiff, FileDiff, GitignoreRules, PullRequestRecord,
+                                         gitignore_paths, guard_diff, is_secret_file, is_secret_path)
+from finops_assets.lib.patches import PatchError, check_patchable
+from finops_assets.lib.repository_names import RepositoryNameError, validate_repository
 
 RETRIED_STATUSES = (500, 502, 503, 504)
 BRANCH_PREFIX = "finops/"
@@ -114,36 +116,52 @@ class GitHubCodeHost:
         return github_errors(where, self.retries)
 
     def _repo(self, repository: str) -> Repository:
-        if repository.count("/") != 1:
-            raise CodeHostError(f"repository must look like 'org/name', got {repository!r}")
+        try:  # the name goes into a URL sent with our token: only a plain 'owner/name', checked before any request
+            validate_repository(repository)
+        except RepositoryNameError as exc:
+            raise CodeHostError(f"refusing repository {repository!r}: {exc}") from None
         with self.errors(f"repository {repository}"):
             return self.client.get_repo(repository)
 
-    def _gitignore(self, repo: Repository, ref: str) -> tuple[str, ...]:
-        """The repository's .gitignore patterns at `ref`; none when it has no .gitignore."""
+    def _text(self, repo: Repository, path: str, ref: str) -> str | None:
+        """A file's text at `ref`, None when there is no such file."""
         try:
-            content = repo.get_contents(".gitignore", ref=ref)
+            content = repo.get_contents(path, ref=ref)
         except GithubException as exc:
             if exc.status == 404:
-                return ()
+                return None
             raise
-        if isinstance(content, list):  # a directory called .gitignore: no patterns
-            return ()
-        return parse_gitignore(content.decoded_content.decode("utf-8", errors="replace"))
+        if isinstance(content, list):  # a directory of that name
+            return None
+        return content.decoded_content.decode("utf-8", errors="replace")
+
+    def _gitignore(self, repo: Repository, ref: str, paths: list[str]) -> GitignoreRules:
+        """The rules of every .gitignore in a folder above any of `paths`: one tree listing tells which exist."""
+        tree = repo.get_git_tree(ref, recursive=True)
+        if tree.raw_data.get("truncated"):  # a huge tree is listed partially: ask for each candidate instead
+            folders = {""} | {str(parent) for p in paths for parent in PurePosixPath(p).parents if str(parent) != "."}
+            wanted = sorted(f"{folder}/.gitignore" if folder else ".gitignore" for folder in folders)
+        else:
+            wanted = gitignore_paths([e.path for e in tree.tree if e.type == "blob"], tuple(paths))
+        texts = {p: self._text(repo, p, ref) for p in wanted}
+        return GitignoreRules.from_files({p: t for p, t in texts.items() if t is not None})
 
     @staticmethod
-    def _file_diff(file, gitignore: tuple[str, ...]) -> FileDiff | None:
+    def _file_diff(file, gitignore: GitignoreRules) -> FileDiff | None:
         """One changed file as a FileDiff with a unified-diff header; None for a binary file (no patch).
-        A secret file keeps only its name: GitHub already sent its patch, we do not keep it."""
+        A secret file (by its new or its old path) keeps only its name: GitHub already sent its patch, we do
+        not keep it."""
         status = _STATUS.get(file.status, "modified")
         old_path = file.previous_filename or file.filename
-        if is_secret_path(file.filename, gitignore):
-            return FileDiff(file.filename, status, "")
+        named = FileDiff(file.filename, status, "", file.previous_filename)
+        if is_secret_file(named, gitignore):
+            return named
         if file.patch is None and status != "renamed":  # binary (or too large for the API): no text to analyse
             return None
         old_side = "/dev/null" if status == "added" else f"a/{old_path}"
         new_side = "/dev/null" if status == "removed" else f"b/{file.filename}"
-        return FileDiff(file.filename, status, f"--- {old_side}\n+++ {new_side}\n" + (file.patch or ""))
+        return FileDiff(file.filename, status, f"--- {old_side}\n+++ {new_side}\n" + (file.patch or ""),
+                        file.previous_filename)
 
     # ---- CodeHost ------------------------------------------------------------------------------
     def commit_diff(self, repository: str, commit_sha: str) -> CommitDiff:
@@ -153,19 +171,10 @@ class GitHubCodeHost:
             sha = commit.sha
             parent = commit.parents[0].sha if commit.parents else None
             message = (commit.commit.message or "").strip()
-            gitignore = self._gitignore(repo, sha)
-            files, renamed_from_secret = [], []
-            for changed in commit.files:
-                # guard_diff judges by the new path; a rename *from* a secret path is withheld as well.
-                if changed.previous_filename and is_secret_path(changed.previous_filename, gitignore) \
-                        and not is_secret_path(changed.filename, gitignore):
-                    renamed_from_secret.append(changed.filename)
-                elif (diff := self._file_diff(changed, gitignore)) is not None:
-                    files.append(diff)
-        guarded = guard_diff(repository, sha, parent, message, files, gitignore)
-        if renamed_from_secret:
-            guarded = replace(guarded, withheld_files=guarded.withheld_files + tuple(renamed_from_secret))
-        return guarded
+            changed = list(commit.files)
+            gitignore = self._gitignore(repo, sha, [n for c in changed for n in (c.filename, c.previous_filename) if n])
+            files = [d for c in changed if (d := self._file_diff(c, gitignore)) is not None]
+        return guard_diff(repository, sha, parent, message, files, gitignore)
 
     def file_at(self, repository: str, commit_sha: str, path: str) -> str:
         # The fixed patterns are checked before any request; .gitignore needs one (for .gitignore itself).
@@ -173,7 +182,7 @@ class GitHubCodeHost:
             raise CodeHostError(f"{repository}: {path} is a secret file: it is never read")
         repo = self._repo(repository)
         with self.errors(f"{repository} commit {commit_sha} file {path}"):
-            if is_secret_path(path, self._gitignore(repo, commit_sha)):
+            if is_secret_path(path, self._gitignore(repo, commit_sha, [path])):
                 raise CodeHostError(f"{repository}: {path} is ignored by .gitignore at {commit_sha}, "
                                     f"so it is treated as a secret and never read")
             content = repo.get_contents(path, ref=commit_sha)
@@ -189,6 +198,10 @@ class GitHubCodeHost:
             raise CodeHostError(f"{repository}: refusing to write branch {branch!r}: only {BRANCH_PREFIX}* branches")
         if is_secret_path(path):
             raise CodeHostError(f"{repository}: refusing to write secret file {path}")
+        try:  # the PR job checked the patch; the host refuses on its own as well
+            check_patchable(path)
+        except PatchError as exc:
+            raise CodeHostError(f"{repository}: refusing to write {path!r}: {exc}") from None
         repo = self._repo(repository)
         default_branch = repo.default_branch
         if branch == default_branch:
@@ -196,7 +209,7 @@ class GitHubCodeHost:
         owner = repository.split("/")[0]
         where = f"{repository} draft PR from {branch} at {base_sha}"
         with self.errors(where):
-            if is_secret_path(path, self._gitignore(repo, base_sha)):
+            if is_secret_path(path, self._gitignore(repo, base_sha, [path])):
                 raise CodeHostError(f"{repository}: refusing to write {path}: .gitignore marks it secret")
             for existing in repo.get_pulls(state="open", head=f"{owner}:{branch}"):
                 return self._record(repository, existing, branch, created=False)

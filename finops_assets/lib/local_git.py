@@ -9,10 +9,12 @@ PR job writes to `pull_requests`.
 import os
 import subprocess
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from finops_assets.lib.code_host import (CodeHostError, CommitDiff, FileDiff, PullRequestRecord, guard_diff,
-                                         is_secret_path, parse_gitignore)
+from finops_assets.lib.code_host import (CodeHostError, CommitDiff, FileDiff, GitignoreRules, PullRequestRecord,
+                                         guard_diff, is_secret_file, is_secret_path)
+from finops_assets.lib.patches import PatchError, check_patchable
+from finops_assets.lib.repository_names import RepositoryNameError, validate_repository
 
 BOT_IDENTITY = {"GIT_AUTHOR_NAME": "finops-assets", "GIT_AUTHOR_EMAIL": "finops-assets@localhost",
                 "GIT_COMMITTER_NAME": "finops-assets", "GIT_COMMITTER_EMAIL": "finops-assets@localhost"}
@@ -27,8 +29,10 @@ class LocalGitCodeHost:
 
     # ---- repositories -------------------------------------------------------------------------
     def repository_path(self, repository: str) -> Path:
-        if repository.count("/") != 1 or ".." in repository:
-            raise CodeHostError(f"repository must look like 'org/name', got {repository!r}")
+        try:  # the name becomes a folder under repos_dir: only a plain 'owner/name'
+            validate_repository(repository)
+        except RepositoryNameError as exc:
+            raise CodeHostError(f"refusing repository {repository!r}: {exc}") from None
         path = self.repos_dir / repository
         if (path / ".git").exists() or (path / "HEAD").exists():
             return path
@@ -61,11 +65,29 @@ class LocalGitCodeHost:
         except CodeHostError as exc:
             raise CodeHostError(f"commit {commit_sha} not found in {path.name}: {exc}") from exc
 
-    def _gitignore(self, path: Path, sha: str) -> tuple[str, ...]:
-        try:
-            return parse_gitignore(self._git(path, "show", f"{sha}:.gitignore"))
-        except CodeHostError:
-            return ()
+    def _blobs(self, path: Path, sha: str, names: list[str]) -> dict[str, str]:
+        """The text of every existing file among `names` at `sha`, in one `git cat-file --batch`."""
+        names = [n for n in names if "\n" not in n]
+        if not names:
+            return {}
+        result = subprocess.run(["git", "cat-file", "--batch"], cwd=path, capture_output=True,
+                                input="".join(f"{sha}:{n}\n" for n in names).encode())
+        out, found, at = result.stdout, {}, 0
+        for name in names:
+            end = out.index(b"\n", at)
+            header = out[at:end].split()
+            at = end + 1
+            if len(header) == 3 and header[1] == b"blob":
+                size = int(header[2])
+                found[name] = out[at:at + size].decode("utf-8", errors="replace")
+                at += size + 1
+        return found
+
+    def _gitignore(self, path: Path, sha: str, paths: list[str]) -> GitignoreRules:
+        """The rules of every .gitignore in a folder above any of `paths` (the root's included)."""
+        folders = {""} | {str(parent) for p in paths for parent in PurePosixPath(p).parents if str(parent) != "."}
+        candidates = sorted(f"{folder}/.gitignore" if folder else ".gitignore" for folder in folders)
+        return GitignoreRules.from_files(self._blobs(path, sha, candidates))
 
     def default_branch(self, repository: str) -> str:
         path = self.repository_path(repository)
@@ -81,31 +103,58 @@ class LocalGitCodeHost:
         parents = self._git(path, "rev-list", "--parents", "-n", "1", sha).split()[1:]
         parent = parents[0] if parents else None
         message = self._git(path, "show", "-s", "--format=%B", sha).strip()
-        gitignore = self._gitignore(path, sha)
         base = parent or self._git(path, "hash-object", "-t", "tree", "/dev/null").strip()
+        fields = self._git(path, "diff-tree", "-r", "-M", "--name-status", "-z", base, sha).split("\0")
+        changes, at = [], 0
+        while at < len(fields) and fields[at]:
+            status = fields[at]
+            width = 2 if status[0] in "RC" else 1
+            names = fields[at + 1: at + 1 + width]
+            changes.append(FileDiff(names[-1], _STATUS.get(status[0], "modified"), "",
+                                    names[0] if width == 2 else None))
+            at += 1 + width
+        gitignore = self._gitignore(path, sha, [n for f in changes for n in (f.path, f.old_path) if n])
+        secret = [f for f in changes if is_secret_file(f, gitignore)]
+        # One `git diff` for the whole commit (not one per file: a 5,600-file commit took minutes). Secret
+        # files, both sides of a rename, are excluded: their diff is never even produced.
+        excluded = [f":(exclude,literal){n}" for f in secret for n in (f.path, f.old_path) if n]
+        text = self._git(path, "-c", "core.quotePath=false", "diff", "--no-color", "--no-ext-diff", "-M", base, sha,
+                         "--", ":/", *excluded)
+        chunks = {}
+        for chunk in ("\n" + text).split("\ndiff --git ")[1:]:
+            chunks[chunk.split("\n", 1)[0]] = "diff --git " + chunk + ("\n" if not chunk.endswith("\n") else "")
         files = []
-        for line in self._git(path, "diff-tree", "-r", "-M", "--name-status", base, sha).splitlines():
-            status, *names = line.split("\t")
-            new_path = names[-1]
-            if is_secret_path(new_path, gitignore) or any(is_secret_path(n, gitignore) for n in names):
-                # Named, never read: its diff is not even produced.
-                files.append(FileDiff(new_path, _STATUS.get(status[0], "modified"), ""))
+        for f in changes:
+            if f in secret:
+                files.append(f)   # named, never read
                 continue
-            patch = self._git(path, "diff", "--no-color", "--no-ext-diff", "-M", base, sha, "--", *names)
-            files.append(FileDiff(new_path, _STATUS.get(status[0], "modified"), patch))
+            patch = chunks.get(f"a/{f.old_path or f.path} b/{f.path}")
+            if patch is None:  # a name git quotes, or a pairing the exclusions changed: diff this file alone
+                names = [n for n in (f.old_path, f.path) if n]
+                patch = self._git(path, "diff", "--no-color", "--no-ext-diff", "-M", base, sha, "--", *names)
+            files.append(FileDiff(f.path, f.status, patch, f.old_path))
         return guard_diff(repository, sha, parent, message, files, gitignore)
 
     def file_at(self, repository: str, commit_sha: str, path: str) -> str:
         repo = self.repository_path(repository)
-        sha = self._resolve(repo, commit_sha)
-        if is_secret_path(path, self._gitignore(repo, sha)):
+        if is_secret_path(path):  # the fixed patterns need no git call
             raise CodeHostError(f"{path} is a secret file: it is never read")
+        sha = self._resolve(repo, commit_sha)
+        if is_secret_path(path, self._gitignore(repo, sha, [path])):
+            raise CodeHostError(f"{path} is ignored by a .gitignore at {sha}, so it is treated as a secret file: "
+                                "it is never read")
         return self._git(repo, "show", f"{sha}:{path}")
 
     def open_draft_pull_request(self, repository: str, base_sha: str, branch: str, path: str, new_text: str,
                                 title: str, body: str) -> PullRequestRecord:
         repo = self.repository_path(repository)
         default = self.default_branch(repository)
+        try:  # the PR job checked the patch; the host refuses on its own as well
+            check_patchable(path)
+        except PatchError as exc:
+            raise CodeHostError(f"refusing to write {path!r}: {exc}") from None
+        if is_secret_path(path, self._gitignore(repo, self._resolve(repo, base_sha), [path])):
+            raise CodeHostError(f"refusing to write secret file {path}")
         if not branch.startswith("finops/") or branch == default:
             raise CodeHostError(f"refusing to write branch {branch!r}: only finops/* branches, never {default}")
         existing = self._git(repo, "branch", "--list", branch).strip()

@@ -191,6 +191,7 @@ class GitHubStandIn:
             ("PUT", r"/contents/(.+)", lambda p: self._put_contents(repo, p, body)),
             ("POST", r"/git/refs", lambda: self._create_ref(repo, body)),
             ("GET", r"/git/refs?/(heads/.+)", lambda ref: self._ref(repo, ref)),
+            ("GET", r"/git/trees/(.+)", lambda ref: self._tree(repo, ref, query)),
             ("GET", r"/pulls", lambda: self._list_pulls(repo, query)),
             ("POST", r"/pulls", lambda: self._create_pull(repo, body)),
             ("GET", r"/deployments", lambda: self._list_deployments(repo, query)),
@@ -292,6 +293,19 @@ class GitHubStandIn:
             "content": self._content_entry(repo, path, blob, "blob"),
             "commit": {"sha": commit, "message": body["message"],
                        "url": f"{self.base_url}/repos/{repo.full_name}/git/commits/{commit}"}}, {}
+
+    def _tree(self, repo: _Repo, ref: str, query: dict) -> dict:
+        tree = git(repo.path, "rev-parse", "--verify", f"{self._resolve(repo, ref)}^{{tree}}").strip()
+        recursive = ["-r", "-t"] if query.get("recursive") not in (None, "", "0", "false") else []
+        entries = []
+        for line in git(repo.path, "ls-tree", "-z", *recursive, tree).split("\0"):
+            if line:
+                meta, path = line.split("\t", 1)
+                mode, kind, sha = meta.split()
+                entries.append({"path": path, "mode": mode, "type": kind, "sha": sha,
+                                "url": f"{self.base_url}/repos/{repo.full_name}/git/{kind}s/{sha}"})
+        return {"sha": tree, "url": f"{self.base_url}/repos/{repo.full_name}/git/trees/{tree}", "tree": entries,
+                "truncated": False}
 
     def _ref_json(self, repo: _Repo, ref: str, sha: str) -> dict:
         return {"ref": ref, "node_id": f"REF_{sha[:8]}", "url": f"{self.base_url}/repos/{repo.full_name}/git/{ref}",
