@@ -1,6 +1,7 @@
 """finops-assets: run the asset graph in-process, generate sample data, benchmark."""
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -8,7 +9,6 @@ from datetime import date
 from pathlib import Path
 
 INGESTION_ASSETS = ["focus_billing", "billing_quarantine", "billing_files"]
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 class RunFailed(Exception):
@@ -22,23 +22,56 @@ def _instance():
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
+def _error_line(failure) -> str:
+    """The first line of what went wrong in a step: a dg.Failure's description, else the user's
+    exception inside Dagster's wrapper (never the wrapper's name or a traceback)."""
+    if failure.user_failure_data is not None and failure.user_failure_data.description:
+        return failure.user_failure_data.description.strip().splitlines()[0]
+    error = failure.error
+    while error is not None and error.cls_name.startswith("Dagster") and error.cause is not None:
+        error = error.cause
+    return (error.message if error else "step failed").strip().splitlines()[0]
+
+
 def _failure_reason(result) -> str:
     for event in result.all_events:
         if event.is_step_failure:
-            error = event.step_failure_data.error
-            message = (error.message if error else "step failed").strip().splitlines()[0]
-            return f"{event.step_key}: {message}"
+            return f"{event.step_key}: {_error_line(event.step_failure_data)}"
     return "run failed"
+
+
+class _OneLine(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        meta = getattr(record, "dagster_meta", None) or {}
+        lines = str(meta.get("orig_message") or record.getMessage()).strip().splitlines()
+        line, step = (lines[0] if lines else ""), meta.get("step_key") or "run"
+        return line if line.startswith(f"{step}:") else f"{step}: {line}"
+
+
+def _not_an_event(record: logging.LogRecord) -> bool:
+    # Only what the assets say: Dagster's own events are debug noise, or a failure with its
+    # traceback, which the CLI reports itself as one line.
+    return (getattr(record, "dagster_meta", None) or {}).get("dagster_event") is None
+
+
+def _one_line_logger(init_context):
+    logger = logging.Logger("finops-assets", level=logging.INFO)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLine())
+    handler.addFilter(_not_an_event)
+    logger.addHandler(handler)
+    return logger
 
 
 def _execute(job, instance, asset_names: list[str], tags: dict[str, str] | None = None):
     import dagster as dg
 
+    job = job.with_logger_defs({"console": dg.LoggerDefinition(_one_line_logger)})
     result = job.execute_in_process(
         instance=instance,
         asset_selection=[dg.AssetKey(name) for name in asset_names],
         tags=tags or {},
-        run_config=QUIET_LOGS,
+        run_config={"loggers": {"console": {}}},  # ours replaces Dagster's default (DEBUG, tracebacks)
         raise_on_error=False,
     )
     if not result.success:
@@ -46,19 +79,39 @@ def _execute(job, instance, asset_names: list[str], tags: dict[str, str] | None 
     return result
 
 
+def _check_billing_folder(billing_dir: Path) -> None:
+    """Fail before any work when there is no bill to load: an empty run would publish empty tables."""
+    from finops_assets.lib.focus_ingest import BILLING_SUFFIXES, discover_billing_files
+
+    if not billing_dir.is_dir():
+        raise RunFailed(f"no billing folder {billing_dir}: put the FOCUS exports ({', '.join(BILLING_SUFFIXES)}) there")
+    files = discover_billing_files(billing_dir)
+    if not files:
+        raise RunFailed(f"no billing file ({', '.join(BILLING_SUFFIXES)}) in {billing_dir}")
+    if all(f.stat().st_size == 0 for f in files):
+        names = ", ".join(f.name for f in files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        raise RunFailed(f"every billing file in {billing_dir} is empty (0 bytes): {names}")
+
+
 def run_pipeline(data_dir: Path, warehouse: Path) -> int:
     """Materialize the whole graph for every day in the bill, then publish; returns the exit code."""
     if not data_dir.is_dir():
         raise RunFailed(f"data folder {data_dir} does not exist")
+    _check_billing_folder(data_dir / "billing")
     os.environ["FINOPS_DATA_DIR"] = str(data_dir)
     os.environ["FINOPS_WAREHOUSE"] = str(warehouse)
     from finops_assets.definitions import defs
     from finops_assets.defs.partitions import daily_partitions
+    from finops_assets.lib.publishing import WarehouseLocationError
     from finops_assets.lib.sql import fetch_one, load_sql
 
     definitions = defs()
     job = definitions.resolve_job_def("finops_daily")
     all_assets = sorted(k.to_user_string() for k in definitions.resolve_asset_graph().get_all_asset_keys())
+    try:
+        definitions.resources["warehouse"].check_location()
+    except WarehouseLocationError as exc:
+        raise RunFailed(str(exc)) from None
     instance = _instance()
     started = time.monotonic()
 

@@ -33,3 +33,96 @@ def test_a_second_writer_waits_for_the_lock_instead_of_failing(tmp_path):
         with pytest.raises(Timeout):  # same lock, taken elsewhere: it waits (here: times out quickly)
             with FinopsWarehouse(snapshot_path=warehouse.snapshot_path, lock_timeout_s=0.2).write():
                 pass
+
+
+def _published_warehouse(tmp_path, snapshot_dir=None, **fields) -> FinopsWarehouse:
+    """A warehouse whose snapshot was published once with focus_billing holding one row."""
+    snapshot_dir = snapshot_dir or tmp_path
+    warehouse = FinopsWarehouse(snapshot_path=str(snapshot_dir / "finops.duckdb"),
+                                writer_path=str(tmp_path / "writer.duckdb"), **fields)
+    with warehouse.write() as conn:
+        conn.execute("create table focus_billing as select 1.5 as billed_cost")
+    warehouse.publish_snapshot()
+    return warehouse
+
+
+def _snapshot_rows(warehouse: FinopsWarehouse) -> list:
+    with duckdb.connect(warehouse.snapshot_path, read_only=True) as conn:
+        return conn.sql("select * from focus_billing").fetchall()
+
+
+def test_a_failed_copy_removes_its_temporary_file_and_keeps_the_old_snapshot(tmp_path, monkeypatch):
+    import errno
+    import shutil
+
+    warehouse = _published_warehouse(tmp_path)
+    with warehouse.write() as conn:
+        conn.execute("insert into focus_billing values (2.5)")
+
+    def copy_until_the_disk_is_full(source, target, *args, **kwargs):
+        with open(source, "rb") as src, open(target, "wb") as dst:
+            dst.write(src.read(4096))  # half a copy, as a real full disk leaves it
+        raise OSError(errno.ENOSPC, "No space left on device", str(target))
+
+    monkeypatch.setattr(shutil, "copyfile", copy_until_the_disk_is_full)
+    with pytest.raises(OSError, match="No space left"):
+        warehouse.publish_snapshot()
+    assert _snapshot_rows(warehouse) == [(1.5,)]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_publish_refuses_before_copying_when_the_snapshot_disk_lacks_room(tmp_path):
+    from finops_assets.lib.publishing import WarehouseLocationError
+    from finops_assets_tests.standins.filesystems import small_filesystem
+
+    with small_filesystem(tmp_path / "small", 3 * 1024) as folder:
+        warehouse = _published_warehouse(tmp_path, snapshot_dir=folder, min_free_mb=0)
+        with warehouse.write() as conn:  # a writer file larger than the small disk
+            conn.execute("create table filler as select md5(random()::varchar) as h from range(300000)")  # ~6 MB
+        with pytest.raises(WarehouseLocationError, match="free") as refused:
+            warehouse.publish_snapshot()
+        assert str(folder) in str(refused.value) and "\n" not in str(refused.value)
+        assert _snapshot_rows(warehouse) == [(1.5,)]
+        assert sorted(p.name for p in folder.iterdir()) == ["finops.duckdb"]
+
+
+def test_publish_never_replaces_a_snapshot_with_billing_rows_by_an_empty_one(tmp_path):
+    from finops_assets.lib.publishing import PublishRefused
+
+    warehouse = _published_warehouse(tmp_path)
+    with warehouse.write() as conn:
+        conn.execute("delete from focus_billing")
+    with pytest.raises(PublishRefused, match="focus_billing") as refused:
+        warehouse.publish_snapshot()
+    assert "1 row" in str(refused.value)
+    assert _snapshot_rows(warehouse) == [(1.5,)]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".finops")]
+
+
+def test_an_empty_bill_may_be_published_where_there_was_none(tmp_path):
+    warehouse = FinopsWarehouse(snapshot_path=str(tmp_path / "finops.duckdb"))
+    with warehouse.write() as conn:
+        conn.execute("create table focus_billing (billed_cost double)")
+    warehouse.publish_snapshot()  # a first snapshot, or one that was empty before, is fine
+    warehouse.publish_snapshot()
+    assert _snapshot_rows(warehouse) == []
+
+
+def test_check_location_names_the_path_and_the_reason(tmp_path):
+    from finops_assets.lib.publishing import WarehouseLocationError
+    from finops_assets_tests.standins.filesystems import read_only_folder
+
+    directory = tmp_path / "dir.duckdb"
+    directory.mkdir()
+    with pytest.raises(WarehouseLocationError, match="is a directory"):
+        FinopsWarehouse(snapshot_path=str(directory)).check_location()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(WarehouseLocationError, match="not a folder"):
+        FinopsWarehouse(snapshot_path=str(tmp_path / "file" / "finops.duckdb")).check_location()
+    with read_only_folder(tmp_path / "ro") as folder:
+        with pytest.raises(WarehouseLocationError, match="read-only"):
+            FinopsWarehouse(snapshot_path=str(folder / "finops.duckdb")).check_location()
+    with pytest.raises(WarehouseLocationError, match="free"):
+        FinopsWarehouse(snapshot_path=str(tmp_path / "ok.duckdb"), min_free_mb=10**9).check_location()
+    FinopsWarehouse(snapshot_path=str(tmp_path / "ok.duckdb")).check_location()
+    assert not list(tmp_path.glob("ok*")) and not list(tmp_path.glob(".*"))  # a check writes nothing that stays

@@ -11,6 +11,14 @@ import duckdb
 from filelock import FileLock
 from pydantic import Field
 
+from finops_assets.lib.publishing import (
+    MB,
+    PublishRefused,
+    check_free_space,
+    check_writable_file,
+    publish_refusal,
+)
+
 
 def writer_path_for(snapshot_path: str) -> str:
     """data/warehouse/finops.duckdb -> data/warehouse/finops.writer.duckdb"""
@@ -26,6 +34,8 @@ class FinopsWarehouse(dg.ConfigurableResource):
     writer_path: str = Field(default="", description="The file Dagster steps write; default <snapshot>.writer.duckdb")
     lock_timeout_s: float = Field(default=1800.0, description="How long a writer waits for another writer")
     memory_limit: str = Field(default="4GB", description="DuckDB memory_limit; larger work spills to disk")
+    min_free_mb: int = Field(default=100, description="Free space a run needs beside the warehouse files, "
+                                                      "on top of room for one more copy of the writer file")
 
     @property
     def writer_file(self) -> str:
@@ -70,11 +80,24 @@ class FinopsWarehouse(dg.ConfigurableResource):
             finally:
                 conn.close()
 
+    def _free_space_needed(self) -> int:
+        """The floor plus room for the publish to copy the writer file once more."""
+        writer = Path(self.writer_file)
+        return self.min_free_mb * MB + (writer.stat().st_size if writer.is_file() else 0)
+
+    def check_location(self) -> None:
+        """WarehouseLocationError (one line: path and reason) unless both files can be written and
+        their disks have room; called before any work, so a bad path never fails a run halfway."""
+        check_writable_file(Path(self.snapshot_path), self._free_space_needed())
+        check_writable_file(Path(self.writer_file), self._free_space_needed())
+
     def publish_snapshot(self) -> int:
         """Copy the checkpointed writer file over the analysts' file with one rename; returns its size.
 
         An analyst with the old file open keeps reading the old copy (POSIX rename semantics);
-        new connections see the new one. Never half a run."""
+        new connections see the new one. Never half a run. Refuses (PublishRefused) to replace a
+        snapshot that has billing rows with one that has none; a failed copy leaves the old
+        snapshot and no temporary file."""
         target = Path(self.snapshot_path)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -82,8 +105,35 @@ class FinopsWarehouse(dg.ConfigurableResource):
             conn = self._connect(self.writer_file, read_only=False)
             try:
                 conn.execute("checkpoint")
+                new_rows = _billing_rows(conn)
             finally:
                 conn.close()
-            shutil.copyfile(self.writer_file, staging)
-        os.replace(staging, target)
+            if (reason := publish_refusal(self._published_billing_rows(), new_rows)) is not None:
+                raise PublishRefused(reason)
+            check_free_space(target.parent, self._free_space_needed(), f"publishing {target}")
+            try:
+                shutil.copyfile(self.writer_file, staging)
+                os.replace(staging, target)
+            except BaseException:
+                staging.unlink(missing_ok=True)
+                raise
         return target.stat().st_size
+
+    def _published_billing_rows(self) -> int | None:
+        """focus_billing's rows in the published snapshot; None when there is none to read."""
+        if not Path(self.snapshot_path).is_file():
+            return None
+        try:
+            conn = duckdb.connect(self.snapshot_path, read_only=True)
+        except duckdb.Error:
+            return None  # unreadable: nothing an analyst could lose
+        try:
+            return _billing_rows(conn)
+        finally:
+            conn.close()
+
+
+def _billing_rows(conn: duckdb.DuckDBPyConnection) -> int | None:
+    if not conn.execute("select count(*) from duckdb_tables() where table_name = 'focus_billing'").fetchone()[0]:
+        return None
+    return conn.execute("select count(*) from focus_billing").fetchone()[0]

@@ -1,6 +1,7 @@
 import dagster as dg
 
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
+from finops_assets.lib.publishing import PublishRefused, WarehouseLocationError
 from finops_assets.resources.warehouse import FinopsWarehouse
 
 # Every table analysts read; later issues add theirs here.
@@ -21,7 +22,11 @@ PUBLISHED_TABLES = [
 )
 def analyst_snapshot(context: dg.AssetExecutionContext, warehouse: FinopsWarehouse) -> dg.MaterializeResult:
     """Replace the analysts' DuckDB file with a checkpointed copy of the warehouse, atomically."""
-    size = warehouse.publish_snapshot()
+    try:
+        size = warehouse.publish_snapshot()
+    except (PublishRefused, WarehouseLocationError) as exc:
+        context.log.error(str(exc))  # the old snapshot is still there: say why it was not replaced
+        raise dg.Failure(description=str(exc)) from None
     with warehouse.read() as conn:
         tables = conn.sql("select table_name, estimated_size from duckdb_tables() order by table_name").pl()
     context.log.info(f"published {warehouse.snapshot_path} ({size / 1e6:.1f} MB)")
