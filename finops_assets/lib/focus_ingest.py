@@ -255,7 +255,7 @@ def create_source_view(conn: duckdb.DuckDBPyConnection, path: Path, readable: Pa
     # The k-th staged row is the k-th record that was not rejected: k plus the rejects before it.
     # With r_j the j-th rejected record, those are the j with r_j - j < k.
     offsets = ", ".join(str(r.record - j) for j, r in enumerate(sorted(rejects, key=lambda r: r.record), start=1))
-    source_row = (f"src.file_row_number + 1 + list_count(list_filter([{offsets}], o -> o < src.file_row_number + 1))"
+    source_row = (f"src.file_row_number + 1 + list_count(list_filter([{offsets}], lambda o: o < src.file_row_number + 1))"
                   if rejects else "src.file_row_number + 1")
     conn.execute(
         f"create or replace temp view focus_source as select {source_row} as source_row, "

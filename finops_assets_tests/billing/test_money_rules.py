@@ -1,0 +1,167 @@
+"""Rules of money: exchange rates, the reporting currency, magnitudes, exact sums, commitments.
+
+Each test puts an independent sum of the input (Python's decimal on the file's text) next to
+billing_rollup.
+"""
+
+import csv
+import math
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from finops_assets.lib.billing_rollup import rebuild_rollup_window, reconcile_window
+from finops_assets.lib.exchange_rates import read_exchange_rates
+from finops_assets.lib.focus_ingest import IngestSettings
+from finops_assets_tests.billing.test_focus_ingest import (  # noqa: F401
+    FIXTURES, MAY_2025, conn, ingest, line, quarantine, rows, scalar, with_column, write_csv,
+)
+
+
+def daily_billed(conn, window=MAY_2025, metric: str = "auto") -> Decimal:
+    rebuild_rollup_window(conn, "billing_rollup", *window, metric)
+    return scalar(conn, "select coalesce(sum(billed_cost), 0) from billing_rollup")
+
+
+# ---------------------------------------------------------------------------------------------
+# exchange rates
+
+
+def write_rates(path: Path, lines: list[str]) -> Path:
+    path.write_text("currency,rate\n" + "\n".join(lines) + "\n")
+    return path
+
+
+def test_bad_exchange_rates_are_refused_with_file_line_and_rule(tmp_path):
+    path = write_rates(tmp_path / "exchange_rates.csv", [
+        "EUR,0", "GBP,-1.2", "JPY,nan", "CHF,inf", "CAD,abc", "AUD,0.65", "AUD,0.66", "SEK,0.095", "usd2,1",
+    ])
+    got = read_exchange_rates(path)
+    assert got.rates == {"SEK": 0.095}
+    assert set(got.refused) == {"EUR", "GBP", "JPY", "CHF", "CAD", "AUD"}
+    for currency, line_number in (("EUR", 2), ("GBP", 3), ("JPY", 4), ("CHF", 5), ("CAD", 6), ("AUD", 8)):
+        assert got.refused[currency].startswith(f"{path}: line {line_number}: exchange_rate_invalid: "), currency
+    assert any("line 10: currency_invalid" in p for p in got.problems)
+    assert len(got.problems) == 7
+
+
+@pytest.mark.parametrize("rate", [0.0, -1.0, math.nan, math.inf])
+def test_ingest_settings_refuse_a_rate_that_would_zero_negate_or_poison_the_spend(rate):
+    with pytest.raises(ValueError, match="finite number > 0"):
+        IngestSettings(exchange_rates={"EUR": rate})
+
+
+def test_rows_in_a_currency_with_a_refused_rate_are_quarantined_not_converted(conn, tmp_path):
+    rates = read_exchange_rates(write_rates(tmp_path / "exchange_rates.csv", ["EUR,0", "GBP,1.25"]))
+    bill = [line(1, 0, "r-usd", cost="10"), line(1, 1, "r-eur", cost="100", BillingCurrency="EUR"),
+            line(1, 2, "r-gbp", cost="4", BillingCurrency="GBP")]
+    path = write_csv(tmp_path / "bill.csv", bill)
+    ingest(conn, [path], tmp_path, IngestSettings(exchange_rates=rates.rates, refused_exchange_rates=rates.refused))
+    [((_, row_number), (rule, reason, raw))] = quarantine(conn).items()
+    assert (row_number, rule, raw["BillingCurrency"]) == (2, "exchange_rate_invalid", "EUR")
+    assert "exchange_rates.csv: line 2" in reason and "BillingCurrency=EUR" in reason
+    assert daily_billed(conn) == Decimal(10) + Decimal(4) * Decimal("1.25")
+
+
+def test_conversion_keeps_cents_and_the_reporting_currency_rows_stay_exact(conn, tmp_path):
+    path = write_csv(tmp_path / "bill.csv", [line(1, h, f"r-{h}", cost="0.10") for h in range(10)]
+                     + [line(2, 0, "r-eur", cost="3.33", BillingCurrency="EUR")])
+    ingest(conn, [path], tmp_path, IngestSettings(exchange_rates={"EUR": 1.1}))
+    assert daily_billed(conn) == Decimal("1.00") + Decimal("3.663")
+
+
+# ---------------------------------------------------------------------------------------------
+# magnitudes and precision
+
+
+@pytest.mark.parametrize("column, value", [("BilledCost", "1e300"), ("BilledCost", "1e16"), ("BilledCost", "-2e9"),
+                                           ("EffectiveCost", "5e12"), ("ListCost", "1.7e308")])
+def test_an_implausible_amount_is_quarantined_and_the_others_load(conn, tmp_path, column, value):
+    bill = [line(1, 0, "r-1", cost="1.50"), line(1, 1, "r-1", cost="1.50", **{column: value}),
+            line(1, 2, "r-1", cost="0.25")]
+    ingest(conn, [write_csv(tmp_path / "bill.csv", bill)], tmp_path)
+    [((_, n), (rule, reason, raw))] = quarantine(conn).items()
+    assert (n, rule, raw[column]) == (2, "cost_implausible", value)
+    assert "FINOPS_MAX_LINE_ITEM_COST" in reason
+    assert daily_billed(conn) == Decimal("1.75")
+
+
+def test_the_bound_is_in_the_reporting_currency(conn, tmp_path):
+    # 2e8 EUR is plausible, but at a rate of 10 it is 2e9 USD, past the default $1e9 bound.
+    bill = [line(1, 0, "r-1", cost="2e8", BillingCurrency="EUR"), line(1, 1, "r-1", cost="2e7", BillingCurrency="EUR")]
+    ingest(conn, [write_csv(tmp_path / "bill.csv", bill)], tmp_path,
+           IngestSettings(reporting_currency="USD", exchange_rates={"EUR": 10.0}))
+    assert [(n, rule) for (_, n), (rule, _, _) in quarantine(conn).items()] == [(1, "cost_implausible")]
+    assert daily_billed(conn) == Decimal("2e8")  # 2e7 EUR x 10
+
+
+def test_the_bound_is_configurable_within_what_decimal_sums_hold():
+    assert IngestSettings(max_line_item_cost=5e14).max_line_item_cost == 5e14
+    for bound in (0.0, -1.0, math.inf, 1e300):
+        with pytest.raises(ValueError, match="max line item cost"):
+            IngestSettings(max_line_item_cost=bound)
+
+
+def test_a_huge_line_does_not_swallow_the_cents_of_the_others(conn, tmp_path):
+    # In DOUBLE, 500,000,000,000,000 + 0.01 + 0.01 + 0.01 comes back without its cents.
+    costs = ["500000000000000", "0.01", "0.01", "0.01", "0.000000000001"]
+    path = write_csv(tmp_path / "bill.csv", [line(1, h, "r-big", cost=c) for h, c in enumerate(costs)])
+    ingest(conn, [path], tmp_path, IngestSettings(max_line_item_cost=1e15))
+    assert quarantine(conn) == {}
+    expected = sum(Decimal(c) for c in costs)
+    assert float(expected) == 500000000000000.03  # what a double sum would keep
+    assert daily_billed(conn) == expected == Decimal("500000000000000.030000000001")
+    rebuild_rollup_window(conn, "billing_rollup_hourly", *MAY_2025, "auto")
+    assert reconcile_window(conn, *MAY_2025).agrees("billing_rollup_hourly")
+
+
+# ---------------------------------------------------------------------------------------------
+# commitments: the spec's own examples (fixtures/SOURCES.md)
+
+
+def spec_file(name: str, tmp_path: Path, provider: str = "ExampleCloud") -> Path:
+    """The spec's example with the two columns it leaves out (ProviderName, BillingCurrency)."""
+    with_provider = with_column(FIXTURES / name, tmp_path / f"p_{name}", "ProviderName", provider)
+    return with_column(with_provider, tmp_path / name, "BillingCurrency", "USD")
+
+
+def spec_sums(*paths: Path) -> dict[str, Decimal]:
+    sums = {"billed": Decimal(0), "effective": Decimal(0)}
+    for path in paths:
+        with path.open(newline="") as handle:
+            for r in csv.DictReader(handle):
+                if r["BilledCost"]:
+                    sums["billed"] += Decimal(r["BilledCost"])
+                    sums["effective"] += Decimal(r["EffectiveCost"])
+    return sums
+
+
+JANUARY_2023 = (MAY_2025[0].replace(year=2023, month=1), MAY_2025[1].replace(year=2023, month=2))
+
+
+def test_an_all_upfront_purchase_is_not_counted_again_when_usage_is_amortized(conn, tmp_path):
+    """Spec scenario: an $8,760 one-time purchase (EffectiveCost 0) and an hour of usage covered by it
+    (BilledCost 0, EffectiveCost 1.00). The amortized cost is $1; falling back to BilledCost on the
+    purchase row, as the row-by-row rule did, reported $8,761."""
+    files = [spec_file("commitment_discount_purchase_scenario_1.csv", tmp_path),
+             spec_file("commitment_discount_usage_scenario_1.csv", tmp_path)]
+    ingest(conn, files, tmp_path)
+    sums = spec_sums(*files)
+    assert sums == {"billed": Decimal("8760.00"), "effective": Decimal("1.00")}
+    rebuild_rollup_window(conn, "billing_rollup", *JANUARY_2023, "auto")
+    assert scalar(conn, "select sum(cost) from billing_rollup") == sums["effective"]
+    assert scalar(conn, "select sum(billed_cost) from billing_rollup") == sums["billed"]
+    assert rows(conn, "select effective_cost_trusted from billing_cost_basis") == [(True,)]
+
+
+def test_each_provider_gets_its_own_cost_basis(conn, tmp_path):
+    """One bill, two providers: a commitment export that fills EffectiveCost (the spec's usage
+    scenario 4: covered and on-demand hours) and an AWS-sample-like export that leaves it 0."""
+    spec = spec_file("commitment_discount_usage_scenario_4.csv", tmp_path)
+    aws = write_csv(tmp_path / "aws.csv", [line(1, h, "i-1", cost="2", EffectiveCost="0") for h in range(20)]
+                    + [line(1, 20, "i-1", cost="2", EffectiveCost="1")])
+    ingest(conn, [spec, aws], tmp_path)
+    rebuild_rollup_window(conn, "billing_rollup", JANUARY_2023[0], MAY_2025[1], "auto")
+    got = dict(rows(conn, "select provider, sum(cost) from billing_rollup group by 1"))
+    assert got == {"ExampleCloud": spec_sums(spec)["effective"], "AWS": Decimal(42)}
