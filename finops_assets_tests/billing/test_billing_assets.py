@@ -56,3 +56,40 @@ def test_rollup_metadata_reports_rows_and_cost(resources):
         rows, billed = conn.sql("select count(*), sum(billed_cost) from billing_rollup").fetchall()[0]
     assert metadata["dagster/row_count"].value == rows > 0
     assert metadata["billed_cost_total"].value == pytest.approx(float(billed))
+
+
+@pytest.mark.parametrize("layout", ["no_folder", "empty_folder", "only_unloadable_files"])
+def test_a_bill_with_nothing_loadable_fails_the_step_in_one_line_and_is_not_retried(resources, data_dir, layout):
+    import shutil
+
+    shutil.rmtree(data_dir / "billing")
+    if layout != "no_folder":
+        (data_dir / "billing").mkdir()
+    if layout == "only_unloadable_files":
+        (data_dir / "billing" / "empty.csv").write_bytes(b"")
+        (data_dir / "billing" / "broken.parquet").write_text("not parquet")
+    result = dg.materialize([focus_billing], resources=resources, raise_on_error=False)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.message.strip()
+    assert "\n" not in message.split("Failure: ", 1)[-1].strip()
+    assert {"no_folder": "does not exist", "empty_folder": "no billing file",
+            "only_unloadable_files": "no loadable billing file"}[layout] in message
+    assert str(data_dir / "billing") in message
+    assert failure.step_failure_data.user_failure_data is not None  # a dg.Failure, not a crash
+
+
+def test_refused_exchange_rates_and_conversions_are_said_in_the_run(resources, data_dir):
+    (data_dir / "exchange_rates.csv").write_text("currency,rate\nEUR,0\nGBP,1.25\n")
+    from finops_assets_tests.billing.test_focus_ingest import line, write_csv
+
+    write_csv(data_dir / "billing" / "gbp.csv", [line(1, h, cost="4", BillingCurrency="GBP") for h in range(2)])
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([focus_billing], resources=resources, instance=instance)
+        assert result.success
+        logged = [e.user_message for e in instance.all_logs(result.run_id)]
+    metadata = result.asset_materializations_for_node("focus_billing")[0].metadata
+    assert metadata["reporting_currency"].value == "USD"
+    assert any("exchange_rates.csv: line 2: exchange_rate_invalid" in m for m in logged)
+    assert any(m == "converted 2 rows from GBP at 1.25 (exchange_rates.csv): 10.00 USD billed" for m in logged)
+    assert "2 rows GBP x 1.25" in metadata["currency_conversions"].value
