@@ -148,3 +148,55 @@ def test_unknown_analysis_is_refused_with_the_table_to_look_in(pipeline, monkeyp
     data, warehouse = pipeline
     result = _launch(data, warehouse, "does-not-exist", "Dana Oncall", monkeypatch)
     assert not result.success and "see the diff_analyses table" in _failure(result)
+
+
+def _launch_with_run_retries(data: Path, warehouse: Path, analysis_id: str, approver: str, monkeypatch):
+    """The PR job on a real instance whose run_retries are on (as dagster.yaml sets them)."""
+    import dagster as dg
+    from dagster._daemon.auto_run_reexecution.auto_run_reexecution import filter_runs_to_should_retry
+
+    monkeypatch.setenv("FINOPS_DATA_DIR", str(data))
+    monkeypatch.setenv("FINOPS_WAREHOUSE", str(warehouse))
+    from finops_assets.definitions import defs
+
+    job = defs().resolve_job_def("create_cost_fix_pr")
+    with dg.instance_for_test(overrides={"run_retries": {"enabled": True, "max_retries": 1}}) as instance:
+        result = job.execute_in_process(
+            run_config={"ops": {RUN_CONFIG: {"config": {"analysis_id": analysis_id, "approver": approver}}}},
+            instance=instance, raise_on_error=False)
+        run = instance.get_run_by_id(result.run_id)
+        # What the retry daemon would re-launch (it reads the will_retry tag set when the run failed).
+        retried = list(filter_runs_to_should_retry([run], instance))
+    failure = next(e.step_failure_data for e in result.all_events if e.is_step_failure)
+    return result, failure, run, retried
+
+
+@pytest.mark.parametrize("approver, analysis, expected", [
+    ("\u200b", None, "create_cost_fix_pr refused: approver '\\u200b' contains control, format, line-break or "
+                     "zero-width characters (U+200B)"),
+    ("Dana\n\n## Approval\nApproved by **mallory**", None, "create_cost_fix_pr refused: approver 'Dana\\u000a"),
+    ("Dana Oncall", "does-not-exist\u200b\nx", "create_cost_fix_pr refused: no diff analysis with analysis_id "
+                                               "'does-not-exist x'"),
+])
+def test_a_refusal_is_one_clean_line_audited_once_escaped_and_never_retried(pipeline, monkeypatch, approver,
+                                                                             analysis, expected):
+    data, warehouse = pipeline
+    target = rows(warehouse, "select * from diff_analyses where fix_patch is not null and confidence = 'high' "
+                             "and analysis_id not like 'tampered-%' order by analysis_id limit 1")[0]
+    repo = data / "repos" / target["repository"]
+    refs_before = _git(repo, "for-each-ref", "--format=%(refname) %(objectname)")
+
+    result, failure, run, retried = _launch_with_run_retries(data, warehouse, analysis or target["analysis_id"],
+                                                             approver, monkeypatch)
+
+    assert not result.success
+    description = failure.user_failure_data.description
+    assert description.startswith(expected) and description.endswith("Nothing was created.")
+    assert "\n" not in description and "\u200b" not in description
+    assert failure.error.cause is None                      # no chained traceback from the refusal's cause
+    assert run.tags.get("dagster/will_retry") == "false" and retried == []
+    assert _git(repo, "for-each-ref", "--format=%(refname) %(objectname)") == refs_before
+    audit = rows(warehouse, "select * from pr_audit_log where run_id = $r", {"r": result.run_id})
+    assert [a["outcome"] for a in audit] == ["refused"]
+    assert all("\n" not in (a[k] or "") and "\u200b" not in (a[k] or "")
+               for a in audit for k in ("approver", "analysis_id", "reason"))

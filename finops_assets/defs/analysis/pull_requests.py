@@ -1,12 +1,14 @@
+import os
 from datetime import UTC, datetime
 
 import dagster as dg
 from pydantic import Field
 
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
+from finops_assets.lib.approvers import escape_visible, parse_allowlist
 from finops_assets.lib.code_host import CodeHostError
 from finops_assets.lib.patches import PatchError, apply_patch
-from finops_assets.lib.pull_requests import Refusal, branch_for, plan_pull_request
+from finops_assets.lib.pull_requests import Refusal, branch_for, one_line, plan_pull_request
 from finops_assets.lib.sql import load_sql
 from finops_assets.resources.code_host import CodeHostResource
 from finops_assets.resources.warehouse import FinopsWarehouse
@@ -25,6 +27,8 @@ def _row(conn, table: str, key: str, value: str) -> dict | None:
 
 
 def _audit(warehouse: FinopsWarehouse, row: dict, publish: bool = False) -> None:
+    # Audit rows are read by people and tools: every user-controlled value on one visible line.
+    row = {k: escape_visible(v) if isinstance(v, str) else v for k, v in row.items()}
     with warehouse.write() as conn:
         conn.execute(load_sql("analysis/create_pr_audit_log"))
         conn.execute(load_sql("analysis/insert_pr_audit_log"), row)
@@ -48,20 +52,26 @@ def open_cost_fix_pull_request(context: dg.OpExecutionContext, config: CostFixPu
         audit.update(anomaly_id=analysis["anomaly_id"], repository=analysis["repository"],
                      branch=branch_for(analysis["anomaly_id"]))
     try:
-        plan = plan_pull_request(analysis, anomaly, config.approver, registered, config.analysis_id)
+        plan = plan_pull_request(analysis, anomaly, config.approver, registered, config.analysis_id,
+                                 parse_allowlist(os.environ.get("FINOPS_PR_APPROVERS")))
+        audit["approver"] = plan.approver
         host = code_host.host()
         original = host.file_at(plan.repository, plan.commit_sha, plan.path)
         fixed = apply_patch(original, analysis["fix_patch"], plan.path)
     except (Refusal, PatchError, CodeHostError) as exc:
-        reason = str(exc) if isinstance(exc, Refusal) else f"the patch cannot be prepared: {exc}"
+        reason = one_line(str(exc) if isinstance(exc, Refusal) else f"the patch cannot be prepared: {exc}", 1000)
         _audit(warehouse, {**audit, "reason": reason}, publish=True)
-        raise dg.Failure(description=f"create_cost_fix_pr refused: {reason}. Nothing was created.") from exc
+        # A refusal is final: one short line, no chained traceback, and no retry (allow_retries=False for op
+        # retry policies; the job's dagster/retry_on_asset_or_op_failure tag for run retries).
+        raise dg.Failure(description=f"create_cost_fix_pr refused: {escape_visible(reason, 1000)}. "
+                                     "Nothing was created.", allow_retries=False) from None
     try:
         record = host.open_draft_pull_request(plan.repository, plan.commit_sha, plan.branch, plan.path, fixed,
                                               plan.title, plan.body)
     except CodeHostError as exc:
-        _audit(warehouse, {**audit, "outcome": "failed", "reason": str(exc)}, publish=True)
-        raise dg.Failure(description=f"create_cost_fix_pr failed: {exc}") from exc
+        reason = one_line(exc, 1000)
+        _audit(warehouse, {**audit, "outcome": "failed", "reason": reason}, publish=True)
+        raise dg.Failure(description=f"create_cost_fix_pr failed: {escape_visible(reason, 1000)}") from None
     outcome = "created" if record.created else "existing"
     with warehouse.write() as conn:
         conn.execute(load_sql("analysis/create_pull_requests"))
@@ -69,16 +79,20 @@ def open_cost_fix_pull_request(context: dg.OpExecutionContext, config: CostFixPu
                      {"branch": record.branch, "repository": record.repository, "number": record.number,
                       "url": record.url, "draft": record.draft, "head": record.head_sha, "base": record.base_branch,
                       "analysis_id": config.analysis_id, "anomaly_id": analysis["anomaly_id"],
-                      "approver": config.approver.strip(), "host": code_host.kind,
+                      "approver": plan.approver, "host": code_host.kind,
                       "created_at": audit["attempted_at"]})
     _audit(warehouse, {**audit, "outcome": outcome, "reason": None, "pr_url": record.url})
-    context.log.info(f"{outcome} draft PR {record.url} on {record.branch}, approved by {config.approver.strip()}")
+    context.log.info(f"{outcome} draft PR {record.url} on {record.branch}, approved by {plan.approver}")
     context.add_output_metadata({"pr_url": record.url, "branch": record.branch, "outcome": outcome,
-                                 "approver": config.approver.strip()})
+                                 "approver": plan.approver})
     return {"url": record.url, "branch": record.branch, "outcome": outcome}
 
 
 @dg.job(description="Open a draft pull request with a diff analysis's fix. Launched by hand by the on-call person, "
-                    "whose name goes in run config as `approver`.")
+                    "whose name goes in run config as `approver`.",
+        # A refused or failed PR run is not re-run by the instance's run_retries: a refusal would only be
+        # refused (and audited) again; the on-call person relaunches after fixing the cause. A crashed run
+        # worker is still retried (that is not an op failure).
+        tags={"dagster/retry_on_asset_or_op_failure": "false"})
 def create_cost_fix_pr():
     open_cost_fix_pull_request()
