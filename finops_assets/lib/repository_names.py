@@ -24,9 +24,9 @@ def validate_repository(value: object) -> str:
     if len(parts) != 2:
         raise RepositoryNameError(f"repository must be 'owner/name' (one '/'), got {value!r}")
     owner, name = parts
-    if not _OWNER.match(owner) or ".." in owner:
+    if not _OWNER.fullmatch(owner) or ".." in owner:
         raise RepositoryNameError(f"repository owner {owner!r} is not a valid owner name (letters, digits, '-', '_', '.')")
-    if not _NAME.match(name) or name in (".", "..") or name.lower().endswith(".git"):
+    if not _NAME.fullmatch(name) or name in (".", "..") or name.lower().endswith(".git"):
         raise RepositoryNameError(f"repository name {name!r} is not a valid name (letters, digits, '-', '_', '.'; "
                                   "not '.', '..' or '*.git')")
     return value
