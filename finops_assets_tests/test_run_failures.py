@@ -3,6 +3,7 @@ and the analysts' published snapshot left as it was."""
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from finops_assets_tests.conftest import official_sample
 from finops_assets_tests.standins.filesystems import read_only_folder, small_filesystem
 from finops_assets_tests.test_run_pipeline import table_digests
 
@@ -27,6 +29,7 @@ def assert_one_line_failure(result: subprocess.CompletedProcess, *words: str, be
     assert len(errors) == 1, result.stderr[-3000:]
     assert not [line for line in lines if "Traceback" in line or "Stack Trace" in line or line.startswith("  File ")], \
         result.stderr[-3000:]
+    assert "Execution of" not in result.stderr  # Dagster's failure events are not repeated
     if before_any_work:
         assert lines == errors, result.stderr[-3000:]
         assert "[1/2]" not in result.stdout  # nothing was started
@@ -35,11 +38,21 @@ def assert_one_line_failure(result: subprocess.CompletedProcess, *words: str, be
     return errors[0]
 
 
-@pytest.fixture
-def published(data_dir, warehouse_path):
-    """A warehouse already published from the good sample, and its tables' digests."""
-    first = run_cli(data_dir, warehouse_path)
+@pytest.fixture(scope="module")
+def _published_once(tmp_path_factory) -> Path:
+    """One good run of the official sample, shared: each test gets its own copy of the result."""
+    root = tmp_path_factory.mktemp("published")
+    (root / "data" / "billing").mkdir(parents=True)
+    shutil.copy(official_sample(), root / "data" / "billing" / "focus_sample.csv")
+    first = run_cli(root / "data", root / "warehouse" / "finops.duckdb")
     assert first.returncode == 0, first.stderr[-3000:]
+    return root / "warehouse"
+
+
+@pytest.fixture
+def published(_published_once, warehouse_path):
+    """A warehouse already published from the good sample, and its tables' digests."""
+    shutil.copytree(_published_once, warehouse_path.parent)
     return table_digests(warehouse_path)
 
 
@@ -78,8 +91,16 @@ def test_a_failing_step_is_reported_in_one_line(data_dir, warehouse_path):
 def test_empty_data_folder_fails_and_keeps_the_published_snapshot(tmp_path, warehouse_path, published):
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert_one_line_failure(run_cli(empty, warehouse_path), "billing", str(empty / "billing"))
+    assert_one_line_failure(run_cli(empty, warehouse_path), "no billing folder", str(empty / "billing"))
     assert table_digests(warehouse_path) == published
+
+
+def test_billing_folder_without_billing_files_fails_before_any_work(tmp_path, warehouse_path):
+    folder = tmp_path / "readme_only"
+    (folder / "billing").mkdir(parents=True)
+    (folder / "billing" / "README.txt").write_text("exports go here\n")
+    assert_one_line_failure(run_cli(folder, warehouse_path), "no billing file", str(folder / "billing"))
+    assert not warehouse_path.exists()
 
 
 def test_only_a_zero_byte_billing_file_fails_and_keeps_the_published_snapshot(tmp_path, warehouse_path, published):
