@@ -125,3 +125,18 @@ def test_a_row_is_not_superseded_by_one_that_differs_outside_the_money(conn, tmp
     # it and from each other outside the money, so each stands for itself.
     duplicates = dict(rows(conn, "select source_file, is_duplicate from focus_billing"))
     assert duplicates == {str(old): True, **{str(p): False for p in news}}
+
+
+def test_a_hash_collision_never_supersedes_a_different_row(conn, tmp_path):
+    # row_key only narrows the candidates; the identity itself decides. Force every key to collide.
+    from finops_assets.lib.focus_ingest import _mark_duplicates
+
+    old = write_csv(tmp_path / "may.csv", [line(1, 0, "i-1", cost="4"), line(1, 1, "i-1", cost="4")],
+                    mtime=1_000 * 10**9)
+    new = write_csv(tmp_path / "may-restated.csv", [line(1, 0, "i-1", cost="4", ConsumedQuantity="3"),
+                                                    line(1, 1, "i-1", cost="6")], mtime=2_000 * 10**9)
+    ingest(conn, [old, new], tmp_path)
+    conn.execute("update focus_billing set row_key = 42")
+    _mark_duplicates(conn)
+    assert rows(conn, "select source_row from focus_billing where is_duplicate") == [(2,)]
+    assert rollup_billed(conn) == Decimal(4 + 4 + 6)

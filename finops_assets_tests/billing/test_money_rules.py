@@ -165,3 +165,14 @@ def test_each_provider_gets_its_own_cost_basis(conn, tmp_path):
     rebuild_rollup_window(conn, "billing_rollup", JANUARY_2023[0], MAY_2025[1], "auto")
     got = dict(rows(conn, "select provider, sum(cost) from billing_rollup group by 1"))
     assert got == {"ExampleCloud": spec_sums(spec)["effective"], "AWS": Decimal(42)}
+
+
+def test_amounts_with_more_digits_than_a_double_holds_stay_exact(conn, tmp_path):
+    # 18 significant digits: a double keeps about 16, so 98765432.1234567891 would come back altered.
+    costs = ["98765432.1234567891", "0.0000000001", "12345678.9876543219"]
+    assert float(Decimal(costs[0])) != Decimal(costs[0])
+    path = write_csv(tmp_path / "bill.csv", [line(1, h, "r-1", cost=c) for h, c in enumerate(costs)])
+    ingest(conn, [path], tmp_path)
+    assert [c for (c,) in rows(conn, "select billed_cost from focus_billing order by source_row")] == \
+        [Decimal(c) for c in costs]
+    assert daily_billed(conn) == sum(Decimal(c) for c in costs)
