@@ -42,19 +42,16 @@ def analyze_target(target: dict, host: CodeHost, analyze: Analyzer, diffs: dict 
 
     context = {k: str(target.get(k)) for k in ("resource_id", "team", "department", "service_name", "detected_at",
                                                 "excess_cost", "sigma", "path", "deployment_id", "commit_sha")}
-    try:
-        analysis = check_against_diff(analyze(diff, context, read), diff)
-        patch_applies = None
-        if analysis.fix_patch:
-            # Kept only if it applies cleanly to the offending file at the commit (in a throwaway repository).
-            try:
-                apply_patch(read(diff.commit_sha, analysis.offending_file), analysis.fix_patch, analysis.offending_file)
-                patch_applies = True
-            except (PatchError, CodeHostError) as exc:
-                patch_applies = False
-                analysis = drop_patch(analysis, f"does not apply: {exc}")
-    except Exception as exc:  # an analyzer bug or a hostile answer: this row fails, the others go on
-        return _error_row(target, f"analysis failed: {type(exc).__name__}: {exc}")
+    analysis = check_against_diff(analyze(diff, context, read), diff)
+    patch_applies = None
+    if analysis.fix_patch:
+        # Kept only if it applies cleanly to the offending file at the commit (in a throwaway repository).
+        try:
+            apply_patch(read(diff.commit_sha, analysis.offending_file), analysis.fix_patch, analysis.offending_file)
+            patch_applies = True
+        except (PatchError, CodeHostError) as exc:
+            patch_applies = False
+            analysis = drop_patch(analysis, f"does not apply: {exc}")
     return {**{k: target[k] for k in _BASE}, **_fields(analysis), "patch_applies": patch_applies,
             "diff_files": ", ".join(diff.paths), "withheld_files": ", ".join(diff.withheld_files) or None,
             "diff_truncated": diff.truncated, "diff_chars": diff.total_chars, "error": None}
@@ -71,7 +68,7 @@ def analyze_targets(targets: Iterable[dict], host: CodeHost, analyze: Analyzer,
         def run(target=target, box=box) -> None:
             try:
                 box["row"] = analyze_target(target, host, analyze, diffs)
-            except Exception as exc:  # e.g. a host bug outside the analysis itself
+            except Exception as exc:  # an analyzer bug or a hostile answer: this row fails, the others go on
                 box["row"] = _error_row(target, f"analysis failed: {type(exc).__name__}: {exc}")
 
         # A daemon thread: a stuck analysis (a hung HTTP call, a huge git diff) cannot be killed from Python,

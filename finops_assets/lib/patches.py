@@ -50,7 +50,7 @@ def check_patchable(path: str | None) -> str:
         raise PatchError(f"unsafe path {path!r}: control, format or unusual space characters")
     parts = PurePosixPath(path).parts
     if path.startswith("/") or "\\" in path or re.match(r"^[A-Za-z]:", path):
-        raise PatchError(f"unsafe path {path!r}: absolute paths are refused")
+        raise PatchError(f"unsafe path {path!r}: absolute paths and backslashes are refused")
     if any(part in ("..", ".") for part in path.split("/")) or "//" in path or path.endswith("/"):
         raise PatchError(f"unsafe path {path!r}: '..', '.' or empty components are refused")
     if any(part.lower() == ".git" for part in parts):

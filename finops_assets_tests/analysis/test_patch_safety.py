@@ -2,6 +2,7 @@
 patches (copy/rename to ../.., absolute paths, .git/hooks, binary, modes, symlinks, new/deleted files, two
 files) are dropped and write nothing anywhere, on real git repositories through the real local host."""
 
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -96,6 +97,9 @@ HOSTILE = {
     "two_files": GOOD + "--- a/README.md\n+++ b/README.md\n@@ -1 +1 @@\n-svc\n+pwned\n",
     "dotdot_in_plus": "--- a/app/cache.py\n+++ b/../../escaped.py\n" + GOOD_HUNK,
     "dotdot_same_file": "--- a/app/../app/cache.py\n+++ b/app/../app/cache.py\n" + GOOD_HUNK,
+    "git_header_inside_hunk": "--- a/app/cache.py\n+++ b/app/cache.py\n@@ -1,2 +1,2 @@\n def ttl():\n"
+                              "diff --git a/app/cache.py b/app/cache.py\ncopy from app/cache.py\n"
+                              "copy to ../../escaped.pth\n-    return 1\n+    return 60\n",
     "hidden_second_file_in_hunk": "--- a/app/cache.py\n+++ b/app/cache.py\n@@ -1,2 +1,2 @@\n def ttl():\n"
                                   "-    return 1\n+    return 60\n--- a/README.md\n+++ b/README.md\n"
                                   "@@ -1 +1 @@\n-svc\n+pwned\n",
@@ -110,6 +114,7 @@ def test_a_hostile_patch_is_dropped_and_writes_nothing_anywhere(world, kind):
     assert row["fix_patch"] is None and row["patch_applies"] is not True, row
     assert row["cause_found"] and row["offending_file"] == "app/cache.py"   # the finding itself is kept
     assert "fix patch dropped" in row["reasoning"]
+    assert not row["patch_rejected"].startswith("does not apply")           # refused by the parser, not by git
     assert files_outside(world) == before                                   # nothing escaped, nothing created
     assert not (world["scratch"] / "escaped.pth").exists() and not (world["scratch"] / "abs_escaped.pth").exists()
     assert git(world["repo"], "status", "--porcelain") == ""                # the real checkout is untouched
@@ -135,15 +140,18 @@ def test_a_rename_answer_does_not_stop_the_analysis_of_the_next_target(world):
     assert [r["patch_applies"] for r in rows] == [None, True]
 
 
-@pytest.mark.parametrize("path", ["../../etc/cron.d/x", "/etc/passwd", ".git/hooks/pre-commit", "app/./cache.py",
-                                  "app//cache.py", "sub/.GIT/config", "app\\..\\x.py", "app/cache.py\n"])
-def test_unsafe_offending_paths_are_never_patched(path):
+@pytest.mark.parametrize("path, rule", [
+    ("../../etc/cron.d/x", "'..'"), ("/etc/passwd", "absolute"), (".git/hooks/pre-commit", "nothing under .git/"),
+    ("app/./cache.py", "'.'"), ("app//cache.py", "empty components"), ("sub/.GIT/config", "nothing under .git/"),
+    ("app\\..\\x.py", "absolute"), ("app/cache.py\n", "control"), ("C:/x.py", "absolute"),
+])
+def test_unsafe_offending_paths_are_never_patched(path, rule):
     patch = f"--- a/{path}\n+++ b/{path}\n{GOOD_HUNK}"
     diff = CommitDiff(REPO, "a" * 40, None, "m", (FileDiff(path, "modified", patch),))
     analysis = answer(patch, offending=path)(diff, {}, None)
     checked = check_against_diff(analysis, diff)
-    assert checked.fix_patch is None and "fix patch dropped" in checked.reasoning
-    with pytest.raises(PatchError):
+    assert checked.fix_patch is None and "fix patch dropped" in checked.reasoning and rule in checked.patch_rejected
+    with pytest.raises(PatchError, match=re.escape(rule)):
         apply_patch(NEW, patch, path)
 
 
@@ -202,3 +210,38 @@ def test_the_pr_job_plan_refuses_hostile_and_privileged_patches_too():
                            "fix_patch": f"--- a/{workflow}\n+++ b/{workflow}\n@@ -1 +1 @@\n-a\n+b\n"},
                           {}, "Dana Oncall", {REPO}, "a1")
     assert plan_pull_request({**base, "fix_patch": GOOD}, {}, "Dana Oncall", {REPO}, "a1").path == "app/cache.py"
+
+
+def test_an_analyzer_that_crashes_costs_only_its_own_row(world):
+    from finops_assets.lib.code_analysis import analyze_targets
+
+    def crashing(diff, context, read):
+        raise KeyError("tool_input")
+
+    def analyze(diff, context, read):
+        return (crashing if context["deployment_id"] == "d1" else answer(GOOD))(diff, context, read)
+
+    rows = analyze_targets([{**target(world["sha"], n), "deployment_id": f"d{n}"} for n in (1, 2)], world["host"],
+                           analyze)
+    assert rows[0]["error"] == "analysis failed: KeyError: 'tool_input'" and rows[0]["cause_found"] is False
+    assert rows[1]["error"] is None and rows[1]["patch_applies"] is True
+
+
+@pytest.mark.parametrize("path", [".github/workflows/deploy.yml", "../../escaped.py", ".git/hooks/post-checkout"])
+def test_both_hosts_refuse_to_write_a_privileged_or_unsafe_path_even_if_asked(world, path):
+    from finops_assets.lib.code_host import CodeHostError
+    from finops_assets.lib.github_host import GitHubCodeHost
+    from finops_assets_tests.standins.github_server import GitHubStandIn
+
+    repo, sha = world["repo"], world["sha"]
+    refs = git(repo, "for-each-ref")
+    with pytest.raises(CodeHostError, match="refusing to write"):
+        world["host"].open_draft_pull_request(REPO, sha, "finops/x", path, "x\n", "t", "b")
+    with GitHubStandIn() as server:
+        server.add_repository(REPO, repo)
+        host = GitHubCodeHost("t", base_url=server.base_url, retries=0, seconds_between_requests=None,
+                              seconds_between_writes=None)
+        with pytest.raises(CodeHostError, match="refusing to write"):
+            host.open_draft_pull_request(REPO, sha, "finops/x", path, "x\n", "t", "b")
+        assert [r for r in server.requests if r.method != "GET"] == [] and server.writes == []
+    assert git(repo, "for-each-ref") == refs

@@ -66,7 +66,10 @@ def test_outside_strings_cannot_add_sections_links_html_or_close_the_diff_block(
     fenced_patch = fenced_patch.replace("@@ -1,2 +1,2 @@", "@@ -1,3 +1,3 @@")
     hostile = plan("Dana Oncall", cause_description=HOSTILE_TEXT, reasoning=HOSTILE_TEXT, fix_description=HOSTILE_TEXT,
                    offending_lines="1`` ## x", deployment_id="d` **bold**", analyzer="rule_based\n## Approval",
-                   fix_patch=fenced_patch)
+                   pattern="cache\r\nCo-authored-by: mallory <m@evil>", fix_patch=fenced_patch)
+    benign = plan("Dana Oncall", fix_patch=fenced_patch)
+    # Outside strings never add a line: the body (also the local host's commit message) keeps the template's shape.
+    assert len(hostile.body.splitlines()) == len(benign.body.splitlines())
     tokens = MarkdownIt("commonmark").parse(hostile.body)
     headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
     assert headings == ["Cost anomaly", "Root cause", "Fix", "Approval"]
