@@ -203,6 +203,7 @@ def _cmd_poll_github(args) -> int:
     from finops_assets.lib.deployment_polling import poll_github_deployments
     from finops_assets.lib.event_store import DeploymentEventStore
     from finops_assets.lib.github_host import GitHubCodeHost
+    from finops_assets.lib.repository_names import RepositoryNameError
 
     token = os.environ.get("GITHUB_TOKEN")
     if not token:
@@ -213,6 +214,9 @@ def _cmd_poll_github(args) -> int:
     host = GitHubCodeHost(token, base_url=os.environ.get("FINOPS_GITHUB_API_URL", "https://api.github.com"))
     try:
         events = poll_github_deployments(host, [r.strip() for r in args.repositories.split(",") if r.strip()], since)
+    except RepositoryNameError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except CodeHostError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from github import GithubException
 
 from finops_assets.lib.github_host import GitHubCodeHost
+from finops_assets.lib.repository_names import validate_repository
 
 CI_SYSTEM = "github_deployments"
 # A deployment created a little before `since` can still succeed after it; look back this far for
@@ -27,6 +28,8 @@ def poll_github_deployments(host: GitHubCodeHost, repositories: list[str], since
     """Deployments to `environment` whose latest status is "success" and whose success came after `since`,
     as contract events, oldest first."""
     since = _utc(since)
+    for repository in repositories:  # all checked before the first request: a name shapes the URL
+        validate_repository(repository)
     events = []
     for repository in repositories:
         with host.errors(f"{repository} deployments to {environment}"):

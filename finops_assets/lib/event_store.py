@@ -30,6 +30,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from finops_assets.lib.repository_names import RepositoryNameError, validate_repository
+
 log = logging.getLogger(__name__)
 
 CONTRACT_FIELDS = (
@@ -40,7 +42,6 @@ CONTRACT_FIELDS = (
 NON_EMPTY_FIELDS = ("id", "deployed_at", "service_name", "environment", "commit_sha", "repository", "ci_system")
 
 _SHA40 = re.compile(r"^[0-9a-f]{40}$")
-_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _SOURCE = re.compile(r"^[a-z0-9_-]+$")
 _NAME_TIME_FORMAT = "%Y%m%dT%H%M%S%fZ"
 _WEBHOOK_NAME = re.compile(r"^webhook-(\d{8}T\d{12}Z)-([0-9a-f]{16})\.jsonl$")
@@ -72,8 +73,10 @@ def validate_event(event: dict) -> dict:
         raise ValueError(f"deployed_at: must be UTC with a 'Z' suffix, got {deployed_at!r}")
     if not _SHA40.match(event["commit_sha"]):
         raise ValueError(f"commit_sha: must be 40 lowercase hex characters, got {event['commit_sha']!r}")
-    if not _REPOSITORY.match(event["repository"]):
-        raise ValueError(f"repository: must look like 'org/name', got {event['repository']!r}")
+    try:
+        validate_repository(event["repository"])
+    except RepositoryNameError as exc:
+        raise RepositoryNameError(f"repository: {exc}") from None
     return {name: event[name] for name in CONTRACT_FIELDS}
 
 

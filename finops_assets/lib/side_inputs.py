@@ -16,9 +16,9 @@ from pathlib import Path
 import polars as pl
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from finops_assets.lib.repository_names import validate_repository
 from finops_assets.lib.sql import load_sql
 
-_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
 
 
@@ -29,12 +29,6 @@ def _utc(value: datetime) -> datetime:
 
 class _Row(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True, extra="ignore")
-
-
-def _repository(value: str) -> str:
-    if not _REPOSITORY.match(value):
-        raise ValueError(f"repository must look like 'org/name', got {value!r}")
-    return value
 
 
 class DeploymentEvent(_Row):
@@ -58,7 +52,7 @@ class DeploymentEvent(_Row):
     @field_validator("repository")
     @classmethod
     def _repository(cls, value: str) -> str:
-        return _repository(value)
+        return validate_repository(value)
 
     @field_validator("id", "service_name", "environment")
     @classmethod
@@ -84,7 +78,7 @@ class TeamRepository(_Row):
     @field_validator("repository")
     @classmethod
     def _repository(cls, value: str) -> str:
-        return _repository(value)
+        return validate_repository(value)
 
 
 class TrafficMetric(_Row):

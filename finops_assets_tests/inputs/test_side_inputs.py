@@ -31,7 +31,7 @@ def test_bad_deployment_lines_are_quarantined_with_line_number_rule_and_raw_text
     assert [r["id"] for r in parsed.rows] == ["dep-1"]
     found = [(r.row_number, r.rule) for r in parsed.rejected]
     assert found == [(2, "invalid_json"), (3, "invalid_json"), (4, "invalid_field"), (5, "invalid_field")]
-    assert "repository" in parsed.rejected[2].reason and "org/name" in parsed.rejected[2].reason
+    assert "repository" in parsed.rejected[2].reason and "owner/name" in parsed.rejected[2].reason
     assert "commit_sha" in parsed.rejected[3].reason
     assert parsed.rejected[1].raw_record == "{oops"
     assert all(r.source_file.endswith("e.jsonl") for r in parsed.rejected)

@@ -588,3 +588,27 @@ def test_serve_runs_the_receiver_on_the_data_folder(tmp_path):
     finally:
         process.terminate()
         process.wait(5)
+
+
+# ---- names from outside ---------------------------------------------------------------------
+
+HOSTILE_REPOSITORIES = ["../..", ".git/hooks", "acme/svc?x=1#", "acme/svc.git"]
+
+
+@pytest.mark.parametrize("name", HOSTILE_REPOSITORIES)
+def test_hostile_repository_names_are_422_and_write_nothing(receiver, name):
+    status = gh_deployment_status()
+    status["repository"]["full_name"] = name
+    run = gh_workflow_run()
+    run["repository"]["full_name"] = name
+    responses = [receiver.github("deployment_status", status, "d-1"), receiver.github("workflow_run", run, "w-1")]
+    if not name.endswith(".git"):  # in a URL, a '.git' suffix is the usual spelling, not part of the name
+        circle = circleci_payload()
+        circle["pipeline"]["vcs"]["target_repository_url"] = f"https://github.com/{name}"
+        argo = argocd_payload()
+        argo["repoURL"] = f"https://github.com/{name}"
+        responses += [receiver.circleci(circle), receiver.argocd(argo)]
+    for response in responses:
+        assert response.status_code == 422, response.text
+        assert response.json()["error"].startswith("repository"), response.text
+    assert receiver.files() == []
