@@ -176,3 +176,15 @@ def test_amounts_with_more_digits_than_a_double_holds_stay_exact(conn, tmp_path)
     assert [c for (c,) in rows(conn, "select billed_cost from focus_billing order by source_row")] == \
         [Decimal(c) for c in costs]
     assert daily_billed(conn) == sum(Decimal(c) for c in costs)
+
+
+def test_a_warehouse_of_the_old_layout_is_rebuilt_from_the_files(conn, tmp_path):
+    # Before DECIMAL money: the same tables with DOUBLE costs and no delivery column.
+    conn.execute("create table focus_billing (source_file varchar, billed_cost double)")
+    conn.execute("insert into focus_billing values ('gone.csv', 1e16)")
+    conn.execute("create table billing_files (source_file varchar primary key, fingerprint varchar)")
+    path = write_csv(tmp_path / "bill.csv", [line(1, 0, "r-1", cost="0.10"), line(1, 1, "r-1", cost="0.20")])
+    ingest(conn, [path], tmp_path)
+    assert rows(conn, "select data_type from information_schema.columns "
+                      "where table_name = 'focus_billing' and column_name = 'billed_cost'") == [("DECIMAL(38,12)",)]
+    assert daily_billed(conn) == Decimal("0.30")
