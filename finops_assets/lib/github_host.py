@@ -101,6 +101,8 @@ class GitHubCodeHost:
         """`seconds_between_*` are PyGithub's politeness delays (its defaults); tests pass None."""
         auth = _github_auth(token, app_id, private_key, installation_id)
         self.retries = retries
+        self._gitignore_files: dict[tuple[str, str], list[str] | None] = {}
+        self._texts: dict[tuple[str, str, str], str | None] = {}
         # 5xx only, and only on idempotent methods (urllib3's default): a POST that failed with 502 may
         # have happened, and the PR flow below re-checks before creating instead.
         # raise_on_status=False hands the last 5xx to PyGithub, so the error names the status.
@@ -136,15 +138,24 @@ class GitHubCodeHost:
         return content.decoded_content.decode("utf-8", errors="replace")
 
     def _gitignore(self, repo: Repository, ref: str, paths: list[str]) -> GitignoreRules:
-        """The rules of every .gitignore in a folder above any of `paths`: one tree listing tells which exist."""
-        tree = repo.get_git_tree(ref, recursive=True)
-        if tree.raw_data.get("truncated"):  # a huge tree is listed partially: ask for each candidate instead
+        """The rules of every .gitignore in a folder above any of `paths`: one tree listing per commit tells
+        which exist (kept for this host's lifetime, as are their texts: a commit does not change)."""
+        key = (repo.full_name, ref)
+        if key not in self._gitignore_files:
+            tree = repo.get_git_tree(ref, recursive=True)
+            # A huge tree is listed partially: then every candidate folder is asked for instead.
+            self._gitignore_files[key] = None if tree.raw_data.get("truncated") else gitignore_paths(
+                [e.path for e in tree.tree if e.type == "blob"])
+        known = self._gitignore_files[key]
+        if known is None:
             folders = {""} | {str(parent) for p in paths for parent in PurePosixPath(p).parents if str(parent) != "."}
             wanted = sorted(f"{folder}/.gitignore" if folder else ".gitignore" for folder in folders)
         else:
-            wanted = gitignore_paths([e.path for e in tree.tree if e.type == "blob"], tuple(paths))
-        texts = {p: self._text(repo, p, ref) for p in wanted}
-        return GitignoreRules.from_files({p: t for p, t in texts.items() if t is not None})
+            wanted = gitignore_paths(known, tuple(paths))
+        for path in wanted:
+            if (*key, path) not in self._texts:
+                self._texts[(*key, path)] = self._text(repo, path, ref)
+        return GitignoreRules.from_files({p: self._texts[(*key, p)] for p in wanted if self._texts[(*key, p)] is not None})
 
     @staticmethod
     def _file_diff(file, gitignore: GitignoreRules) -> FileDiff | None:

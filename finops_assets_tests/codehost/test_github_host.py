@@ -148,7 +148,7 @@ def test_file_at_reads_text_and_refuses_secret_paths_without_requesting_them(rep
     assert len(server.requests) == before                  # refused before any request
     with pytest.raises(CodeHostError, match=r"local_settings\.py is ignored by \.gitignore"):
         host.file_at(REPO, sha, "local_settings.py")
-    assert content_requests(server) == [".gitignore", "app/cache.py", ".gitignore"]
+    assert content_requests(server) == [".gitignore", "app/cache.py"]     # .gitignore read once per commit
 
 
 # ---- open_draft_pull_request ---------------------------------------------------------------------------------
