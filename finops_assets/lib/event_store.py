@@ -41,6 +41,11 @@ CONTRACT_FIELDS = (
 # Fields that must carry a value; the rest must be present but may be "" (e.g. no commit message).
 NON_EMPTY_FIELDS = ("id", "deployed_at", "service_name", "environment", "commit_sha", "repository", "ci_system")
 
+# Deployment times outside these bounds are mistakes (or probes), and the extremes overflow
+# datetime arithmetic; no CI system we read predates 2000.
+EARLIEST_DEPLOYED_AT = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_DEPLOYED_AT = datetime(2100, 1, 1, tzinfo=UTC)
+
 _SHA40 = re.compile(r"^[0-9a-f]{40}$")
 _SOURCE = re.compile(r"^[a-z0-9_-]+$")
 _NAME_TIME_FORMAT = "%Y%m%dT%H%M%S%fZ"
@@ -71,6 +76,9 @@ def validate_event(event: dict) -> dict:
         raise ValueError(f"deployed_at: not ISO 8601: {deployed_at!r}") from None
     if not deployed_at.endswith("Z") or parsed.utcoffset() != timedelta(0):
         raise ValueError(f"deployed_at: must be UTC with a 'Z' suffix, got {deployed_at!r}")
+    if not EARLIEST_DEPLOYED_AT <= parsed < LATEST_DEPLOYED_AT:
+        raise ValueError(f"deployed_at: {deployed_at!r} is outside {EARLIEST_DEPLOYED_AT:%Y-%m-%d} .. "
+                         f"{LATEST_DEPLOYED_AT:%Y-%m-%d}")
     if not _SHA40.match(event["commit_sha"]):
         raise ValueError(f"commit_sha: must be 40 lowercase hex characters, got {event['commit_sha']!r}")
     try:

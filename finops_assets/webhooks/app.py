@@ -5,8 +5,10 @@ normalises them to the deployment event contract and appends them to DeploymentE
 
 Responses (JSON): 201 {"status":"stored","id"} | 200 {"status":"duplicate","id"} (id already stored)
 | 202 {"status":"ignored","reason"} (authentic, but not a production deployment) | 400 malformed JSON
-or missing protocol header | 401 missing/bad signature | 409 replayed or stale delivery | 413 body
-over 1 MiB | 422 a needed field is missing or invalid (named in "error") | 503 secret not configured.
+(also: nested deeper than MAX_JSON_DEPTH) or missing protocol header | 401 missing/bad signature | 409
+replayed or stale delivery | 413 body over 1 MiB | 422 a needed field is missing or invalid (named in
+"error"; also a time outside 2000-01-01 .. 2100-01-01 or with no UTC equivalent, or a repository that
+is not a plain 'owner/name') | 503 secret not configured.
 A delivery is recorded as seen only once it is stored or deliberately ignored, so a sender can retry
 a delivery whose write failed (500).
 
@@ -54,7 +56,7 @@ added by a signing relay/sidecar between the notifications controller and this r
 
 CircleCI (POST /webhooks/circleci): outbound webhooks, `circleci-signature: v1=<hex HMAC-SHA256(body,
 secret)>` (comma-separated versions allowed, any v1 match passes); replay key: the event's `id`;
-`happened_at` older than replay_window_seconds is refused (409). Kept: `workflow-completed` with
+`happened_at` older than replay_window_seconds, or further than that in the future, is refused (409). Kept: `workflow-completed` with
 workflow.status "success" and a production signal (workflow name matching deploy_workflow_pattern, or
 pipeline.vcs.branch == the default branch "main"). Event id "circleci-<workflow.id>".
 """
@@ -74,9 +76,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from finops_assets.lib.event_store import DeploymentEventStore
+from finops_assets.lib.event_store import EARLIEST_DEPLOYED_AT, LATEST_DEPLOYED_AT, DeploymentEventStore
 
 MAX_BODY_BYTES = 1024 * 1024
+# Real payloads nest about 6 levels; far deeper ones are only good for exhausting the parser.
+MAX_JSON_DEPTH = 32
 PRODUCTION_NAMES = ("production", "prod")
 
 
@@ -119,9 +123,12 @@ def utc_z(value, path: str) -> str:
     """An ISO 8601 timestamp as the contract's 'YYYY-MM-DDTHH:MM:SSZ' (naive input is UTC)."""
     try:
         parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise MissingField(path, f"not an ISO 8601 timestamp: {value!r}") from None
-    parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):  # year 1 at +14:00 has no UTC time
+        raise MissingField(path, f"not an ISO 8601 timestamp in range: {value!r}") from None
+    if not EARLIEST_DEPLOYED_AT <= parsed < LATEST_DEPLOYED_AT:
+        raise MissingField(path, f"{value!r} is outside {EARLIEST_DEPLOYED_AT:%Y-%m-%d} .. "
+                                 f"{LATEST_DEPLOYED_AT:%Y-%m-%d}")
     return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -259,7 +266,8 @@ def circleci_event(payload: dict, deploy_pattern: re.Pattern, default_branch: st
         repository = "/".join(slug[1:])
     return {
         "id": f"circleci-{need(payload, 'workflow.id')}",
-        "deployed_at": utc_z(opt(payload, "workflow.stopped_at") or need(payload, "happened_at"), "happened_at"),
+        "deployed_at": (utc_z(opt(payload, "workflow.stopped_at"), "workflow.stopped_at") if opt(payload, "workflow.stopped_at")
+                        else utc_z(need(payload, "happened_at"), "happened_at")),
         "service_name": opt(payload, "project.name") or repository.split("/")[-1],
         "environment": "production",
         "commit_sha": commit_sha(need(payload, "pipeline.vcs.revision"), "pipeline.vcs.revision"),
@@ -307,13 +315,29 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
+def _nesting_depth(value, limit: int) -> int:
+    """How deep `value` nests (a scalar is 0), counted without recursion; stops past `limit`."""
+    deepest, stack = 0, [(value, 1)]
+    while stack and deepest <= limit:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
 def _parse_json(body: bytes) -> dict:
+    too_deep = _error(400, f"malformed JSON: nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         payload = json.loads(body)
+    except RecursionError:  # the parser's own limit (about 1,000 levels)
+        raise too_deep from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise _error(400, f"malformed JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise _error(400, "malformed JSON: the body must be a JSON object")
+    if _nesting_depth(payload, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise too_deep
     return payload
 
 
@@ -414,9 +438,13 @@ def create_app(store: DeploymentEventStore, secrets: dict[str, str | None], repl
         except ValueError:
             raise MissingField("happened_at", f"not an ISO 8601 timestamp: {happened_at!r}") from None
         happened = happened if happened.tzinfo else happened.replace(tzinfo=UTC)
-        age = clock() - happened.timestamp()
+        age = clock() - happened.timestamp()  # no overflow: timestamp() spans years 1 to 9999 at any offset
         if age > replay_window_seconds:
             raise _error(409, f"happened_at is {age:.0f}s old, outside the {replay_window_seconds}s replay window")
+        # A signed event from the future could be replayed until that time comes: refused alike.
+        if -age > replay_window_seconds:
+            raise _error(409, f"happened_at is {-age:.0f}s in the future, outside the {replay_window_seconds}s "
+                              "replay window")
         return await settle("circleci", delivery_id, circleci_event(payload, deploy_pattern, circleci_default_branch))
 
     async def healthz(request: Request) -> JSONResponse:

@@ -612,3 +612,72 @@ def test_hostile_repository_names_are_422_and_write_nothing(receiver, name):
         assert response.status_code == 422, response.text
         assert response.json()["error"].startswith("repository"), response.text
     assert receiver.files() == []
+
+
+# ---- hostile bodies and dates ---------------------------------------------------------------
+
+def _nested(depth: int) -> bytes:
+    return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+@pytest.mark.parametrize("depth", [100, 100_000])
+def test_deeply_nested_json_is_400_on_every_route(receiver, depth):
+    body = _nested(depth)
+    for response in (receiver.github("deployment_status", None, "d-1", raw=body),
+                     receiver.argocd(None, raw=body), receiver.circleci(None, raw=body)):
+        assert response.status_code == 400, response.text
+        assert "nested deeper than" in response.json()["error"]
+    assert receiver.all_files() == []
+
+
+def test_ordinary_nesting_is_accepted(receiver):
+    status = gh_deployment_status()
+    status["deployment"]["payload"] = {"a": {"b": {"c": {"d": {"e": ["f", {"g": 1}]}}}}}
+    assert receiver.github("deployment_status", status, "d-1").status_code == 201
+
+
+EXTREME_DATES = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00Z",
+                 "1969-12-31T23:59:59Z", "2150-01-01T00:00:00Z"]
+
+
+@pytest.mark.parametrize("moment", EXTREME_DATES)
+def test_extreme_dates_are_422_naming_the_field(receiver, moment):
+    status = gh_deployment_status()
+    status["deployment_status"]["created_at"] = moment
+    run = gh_workflow_run()
+    run["workflow_run"]["updated_at"] = moment
+    argo = argocd_payload()
+    argo["finishedAt"] = moment
+    stopped = circleci_payload()
+    stopped["workflow"]["stopped_at"] = moment
+    happened = circleci_payload(event_id="e-2")
+    happened["happened_at"] = moment
+    for response, field in ((receiver.github("deployment_status", status, "d-1"), "deployment_status.created_at"),
+                            (receiver.github("workflow_run", run, "w-1"), "workflow_run.updated_at"),
+                            (receiver.argocd(argo), "finishedAt"),
+                            (receiver.circleci(stopped), "workflow.stopped_at")):
+        assert response.status_code == 422, response.text
+        assert response.json()["error"].startswith(field + ":"), response.text
+    # happened_at decides freshness: an impossible one is 422, a merely old or future one 409.
+    response = receiver.circleci(happened)
+    assert response.status_code in (409, 422) and response.status_code != 500, response.text
+    assert "happened_at" in response.json()["error"]
+    assert receiver.files() == []
+
+
+def test_circleci_events_dated_in_the_future_are_refused_like_stale_ones(receiver):
+    future = receiver.circleci(circleci_payload(event_id="e-1", happened_at=NOW + timedelta(seconds=301)))
+    assert future.status_code == 409 and "future" in future.json()["error"], future.text
+    far = receiver.circleci(circleci_payload(event_id="e-2", happened_at=NOW + timedelta(days=3650)))
+    assert far.status_code == 409
+    assert receiver.files() == []
+    # A little clock skew is fine.
+    assert receiver.circleci(circleci_payload(event_id="e-3", happened_at=NOW + timedelta(seconds=30))).status_code == 201
+
+
+def test_the_store_refuses_dates_outside_the_bounds(tmp_path):
+    store = DeploymentEventStore(tmp_path / "deployments")
+    for moment in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"):
+        with pytest.raises(ValueError, match="^deployed_at:"):
+            store.append(_event("x", deployed_at=moment))
+    assert list(tmp_path.rglob("*.jsonl")) == []
