@@ -51,6 +51,7 @@ def resources() -> dg.Definitions:
                 anthropic_api_key=_secret("ANTHROPIC_API_KEY"),
                 model=os.environ.get("FINOPS_CLAUDE_MODEL", "claude-sonnet-4-5"),
                 anthropic_base_url=os.environ.get("ANTHROPIC_BASE_URL") or None,
+                time_limit_seconds=float(os.environ.get("FINOPS_ANALYSIS_TIME_LIMIT_SECONDS", "300")),
             ),
         }
     )
