@@ -50,8 +50,9 @@ class _OneLine(logging.Formatter):
 
 def _not_an_event(record: logging.LogRecord) -> bool:
     # Only what the assets say: Dagster's own events are debug noise, or a failure with its
-    # traceback, which the CLI reports itself as one line.
-    return (getattr(record, "dagster_meta", None) or {}).get("dagster_event") is None
+    # traceback (and a line per step it abandons), which the CLI reports itself as one line.
+    meta = getattr(record, "dagster_meta", None) or {}
+    return meta.get("dagster_event") is None and not str(meta.get("orig_message", "")).startswith("Dependencies for step ")
 
 
 def _one_line_logger(init_context):

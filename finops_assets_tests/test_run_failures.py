@@ -144,3 +144,30 @@ def test_the_publish_step_refuses_an_empty_bill_and_says_why_in_the_log(tmp_path
     assert any("refused to publish" in message and "1 rows" in message for message in errors), errors
     with duckdb.connect(warehouse.snapshot_path, read_only=True) as conn:
         assert conn.sql("select * from focus_billing").fetchall() == [(1.5,)]
+
+
+def test_a_failed_step_and_the_steps_it_abandons_make_one_line(capfd):
+    import errno
+
+    import dagster as dg
+
+    from finops_assets.cli import RunFailed, _execute
+
+    @dg.asset
+    def upstream(context):
+        context.log.info("starting")
+        raise OSError(errno.ENOSPC, "No space left on device", "/x/finops.writer.duckdb")
+
+    @dg.asset(deps=[upstream])
+    def downstream():
+        pass
+
+    @dg.asset(deps=[downstream])
+    def further():
+        pass
+
+    job = dg.Definitions(assets=[upstream, downstream, further], jobs=[dg.define_asset_job("j")]).resolve_job_def("j")
+    with pytest.raises(RunFailed) as failed:
+        _execute(job, dg.DagsterInstance.ephemeral(), ["upstream", "downstream", "further"])
+    assert str(failed.value) == "upstream: OSError: [Errno 28] No space left on device: '/x/finops.writer.duckdb'"
+    assert capfd.readouterr().err.splitlines() == ["upstream: starting"]

@@ -16,15 +16,23 @@ from pathlib import Path
 import polars as pl
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from finops_assets.lib.event_store import EARLIEST_DEPLOYED_AT, LATEST_DEPLOYED_AT
 from finops_assets.lib.repository_names import validate_repository
 from finops_assets.lib.sql import load_sql
 
 _SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
 
 
+# The largest value a BIGINT column (and a polars Int64) holds.
+MAX_BIGINT = 2**63 - 1
+
+
 def _utc(value: datetime) -> datetime:
     """Naive timestamps are UTC by contract; aware ones are converted. Stored naive UTC."""
-    return (value if value.tzinfo is None else value.astimezone(UTC)).replace(tzinfo=None)
+    try:
+        return (value if value.tzinfo is None else value.astimezone(UTC)).replace(tzinfo=None)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00: a ValueError makes it a quarantined row
+        raise ValueError(f"{value.isoformat()} has no UTC equivalent (before year 1 or after 9999)") from None
 
 
 class _Row(BaseModel):
@@ -47,7 +55,12 @@ class DeploymentEvent(_Row):
     @field_validator("deployed_at")
     @classmethod
     def _deployed_at_utc(cls, value: datetime) -> datetime:
-        return _utc(value)
+        value = _utc(value)
+        # The same bounds as the event contract (webhooks, polling).
+        if not EARLIEST_DEPLOYED_AT.replace(tzinfo=None) <= value < LATEST_DEPLOYED_AT.replace(tzinfo=None):
+            raise ValueError(f"{value.isoformat()} is outside {EARLIEST_DEPLOYED_AT:%Y-%m-%d} .. "
+                             f"{LATEST_DEPLOYED_AT:%Y-%m-%d}")
+        return value
 
     @field_validator("repository")
     @classmethod
@@ -92,6 +105,8 @@ class TrafficMetric(_Row):
     def _non_negative(cls, value: int) -> int:
         if value < 0:
             raise ValueError("requests must not be negative")
+        if value > MAX_BIGINT:
+            raise ValueError(f"{value} is more than the largest count stored (2^63 - 1)")
         return value
 
 
@@ -194,6 +209,12 @@ def _records(path: Path) -> Iterator[tuple[int, str, dict | None, str | None]]:
                     parsed = json.loads(line)
                 except json.JSONDecodeError as exc:
                     yield number, line.rstrip("\n"), None, f"invalid_json: {exc.msg} at char {exc.pos}"
+                    continue
+                except RecursionError:  # the parser's own nesting limit (about 1,000 levels)
+                    yield number, line.rstrip("\n"), None, "invalid_json: nested too deeply to parse"
+                    continue
+                except ValueError as exc:  # e.g. an integer past Python's 4,300-digit limit
+                    yield number, line.rstrip("\n"), None, f"invalid_json: {str(exc).split(';')[0]}"
                     continue
                 if not isinstance(parsed, dict):
                     yield number, line.rstrip("\n"), None, "invalid_json: a line must be one JSON object"

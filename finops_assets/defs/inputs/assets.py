@@ -34,7 +34,9 @@ def _side_input_asset(name: str):
         if not parsed.files:
             context.log.info(f"{name}: no {spec.relative_path} in {settings.data_path}; table is empty")
         for rejected in parsed.rejected[:20]:
-            context.log.warning(f"{rejected.source_file} row {rejected.row_number}: {rejected.reason}")
+            context.log.warning(f"{rejected.source_file} row {rejected.row_number}: {rejected.rule}: {rejected.reason}")
+        if len(parsed.rejected) > 20:
+            context.log.warning(f"{name}: {len(parsed.rejected) - 20} more rows quarantined (see input_quarantine)")
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": len(parsed.rows),
