@@ -1,8 +1,8 @@
 """The optional side inputs of the data folder, validated row by row with pydantic.
 
-A bad row goes to input_quarantine with file, row number, rule and the raw record; an unreadable
-file is one quarantine entry with row 0; an absent file yields an empty table. Nothing is dropped
-without a trace.
+A bad row goes to input_quarantine with file, row number, rule and the raw record (also a row that
+is not UTF-8 or that csv cannot read: the rows after it still load); an unreadable file is one
+quarantine entry with row 0; an absent file yields an empty table. Nothing is dropped without a trace.
 """
 
 import csv
@@ -198,35 +198,61 @@ class ParsedInput:
         )
 
 
+# Bytes that are not UTF-8 are decoded as lone surrogates, so one such row is quarantined on its
+# own instead of failing the whole file; _escaped shows them as \xNN in the quarantine.
+_TEXT = {"encoding": "utf-8-sig", "errors": "surrogateescape"}
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+
+
+def _escaped(text: str) -> str:
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _records(path: Path) -> Iterator[tuple[int, str, dict | None, str | None]]:
     """(row_number, raw text, parsed mapping or None, parse error) for each record of a file."""
     if path.suffix == ".jsonl":
-        with path.open(encoding="utf-8") as handle:
+        with path.open(**_TEXT) as handle:
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
+                    continue
+                raw = _escaped(line.rstrip("\n"))
+                if _NOT_UTF8.search(line):
+                    yield number, raw, None, "invalid_encoding: the line is not UTF-8"
                     continue
                 try:
                     parsed = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    yield number, line.rstrip("\n"), None, f"invalid_json: {exc.msg} at char {exc.pos}"
+                    yield number, raw, None, f"invalid_json: {exc.msg} at char {exc.pos}"
                     continue
                 except RecursionError:  # the parser's own nesting limit (about 1,000 levels)
-                    yield number, line.rstrip("\n"), None, "invalid_json: nested too deeply to parse"
+                    yield number, raw, None, "invalid_json: nested too deeply to parse"
                     continue
                 except ValueError as exc:  # e.g. an integer past Python's 4,300-digit limit
-                    yield number, line.rstrip("\n"), None, f"invalid_json: {str(exc).split(';')[0]}"
+                    yield number, raw, None, f"invalid_json: {str(exc).split(';')[0]}"
                     continue
                 if not isinstance(parsed, dict):
-                    yield number, line.rstrip("\n"), None, "invalid_json: a line must be one JSON object"
+                    yield number, raw, None, "invalid_json: a line must be one JSON object"
                     continue
-                yield number, line.rstrip("\n"), parsed, None
+                yield number, raw, parsed, None
         return
-    with path.open(newline="", encoding="utf-8-sig") as handle:
+    with path.open(newline="", **_TEXT) as handle:
         reader = csv.DictReader(handle)
-        for number, row in enumerate(reader, start=1):
-            raw = json.dumps(row, default=str)
+        number = 0
+        while True:
+            number += 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # e.g. a field past csv's size limit: the reader goes on after it
+                yield number, "{}", None, f"unreadable_row: {exc}"
+                continue
+            raw = json.dumps({k: _escaped(v) if isinstance(v, str) else v for k, v in row.items()}, default=str)
             if None in row:  # more values than header columns
                 yield number, raw, None, f"wrong_column_count: {len(reader.fieldnames or [])} columns expected"
+                continue
+            if any(_NOT_UTF8.search(v) for v in row.values() if isinstance(v, str)):
+                yield number, raw, None, "invalid_encoding: the row is not UTF-8"
                 continue
             yield number, raw, {k.strip(): v for k, v in row.items() if k is not None}, None
 
@@ -238,7 +264,7 @@ def _required_header(spec: SideInput) -> set[str]:
 def _check_header(path: Path, spec: SideInput) -> str | None:
     if path.suffix == ".jsonl":
         return None
-    with path.open(newline="", encoding="utf-8-sig") as handle:
+    with path.open(newline="", **_TEXT) as handle:
         header = next(csv.reader(handle), [])
     missing = _required_header(spec) - {h.strip() for h in header}
     return f"missing column(s): {', '.join(sorted(missing))}" if missing else None

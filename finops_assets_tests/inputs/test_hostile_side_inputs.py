@@ -113,3 +113,29 @@ def test_cli_run_with_hostile_side_inputs_prints_a_clear_line_each_and_loads_the
                            ("traffic_metrics", "traffic.csv", 2, "invalid_field"),
                            ("traffic_metrics", "traffic.csv", 3, "invalid_field"),
                            ("traffic_metrics", "traffic.csv", 4, "invalid_field")]
+
+
+def test_one_unreadable_csv_row_never_loses_the_rows_after_it(tmp_path):
+    rows = [TRAFFIC_HEADER.encode(), b"2026-10-01,retail,checkout,1000",
+            b"2026-10-02,retail,checkout," + b"9" * 200_000,       # past csv's field size limit
+            b"2026-10-03,retail,caf\xe9,5",                         # Latin-1, not UTF-8
+            b"2026-10-04,retail,checkout,1200"]
+    (tmp_path / "traffic.csv").write_bytes(b"\n".join(rows) + b"\n")
+    parsed = parse_side_input(tmp_path, SIDE_INPUTS["traffic_metrics"])
+    parsed.rejected_frame, parsed.frame  # both tables can be built
+    assert [r["requests"] for r in parsed.rows] == [1000, 1200]
+    assert [(r.row_number, r.rule) for r in parsed.rejected] == [(2, "unreadable_row"), (3, "invalid_encoding")]
+    assert "field larger than field limit" in parsed.rejected[0].reason
+    assert json.loads(parsed.rejected[1].raw_record)["team"] == "caf\\xe9"  # the bytes are kept, escaped
+
+
+def test_a_jsonl_line_that_is_not_utf8_is_one_quarantined_line(tmp_path):
+    (tmp_path / "deployments").mkdir()
+    lines = [_deployment().encode(), _deployment(id="dep-2").encode().replace(b"checkout", b"caf\xe9"),
+             _deployment(id="dep-3").encode()]
+    (tmp_path / "deployments" / "e.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    parsed = parse_side_input(tmp_path, SIDE_INPUTS["deployment_events"])
+    parsed.rejected_frame
+    assert [r["id"] for r in parsed.rows] == ["dep-1", "dep-3"]
+    assert [(r.row_number, r.rule) for r in parsed.rejected] == [(2, "invalid_encoding")]
+    assert "caf\\xe9" in parsed.rejected[0].raw_record
