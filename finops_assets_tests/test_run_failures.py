@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from finops_assets_tests.conftest import official_sample
-from finops_assets_tests.standins.filesystems import read_only_folder, small_filesystem
+from finops_assets_tests.standins.filesystems import read_only_file, read_only_folder, small_filesystem
 from finops_assets_tests.test_run_pipeline import table_digests
 
 
@@ -62,6 +62,14 @@ def test_read_only_warehouse_folder_fails_before_any_work(data_dir, tmp_path):
     with read_only_folder(tmp_path / "ro") as folder:
         result = run_cli(data_dir, folder / "finops.duckdb")
     assert_one_line_failure(result, str(folder), "read-only")
+
+
+def test_read_only_writer_file_fails_before_any_work(data_dir, warehouse_path, published):
+    writer = warehouse_path.with_name("finops.writer.duckdb")
+    with read_only_file(writer):
+        result = run_cli(data_dir, warehouse_path)
+    assert_one_line_failure(result, str(writer), "read-only")
+    assert table_digests(warehouse_path) == published
 
 
 def test_warehouse_path_that_is_a_directory_fails_before_any_work(data_dir, tmp_path):

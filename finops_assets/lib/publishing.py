@@ -40,9 +40,11 @@ def os_reason(exc: OSError) -> str:
     return _REASONS.get(exc.errno, exc.strerror or str(exc))
 
 
-def check_writable_file(path: Path, need_free_bytes: int) -> None:
-    """WarehouseLocationError unless `path` (a DuckDB file, existing or not) can be created or
-    rewritten and its folder's disk has `need_free_bytes` free. Leaves nothing behind but folders."""
+def check_writable_file(path: Path, need_free_bytes: int, rewritten_in_place: bool = True) -> None:
+    """WarehouseLocationError unless `path` (a DuckDB file, existing or not) can be created, and
+    rewritten when `rewritten_in_place` (the writer file; the snapshot is replaced by a rename, which
+    only needs its folder), and its folder's disk has `need_free_bytes` free. Leaves nothing behind
+    but folders."""
     if path.is_dir():
         raise WarehouseLocationError(f"warehouse {path}: is a directory, not a DuckDB file")
     folder = path.parent
@@ -54,7 +56,7 @@ def check_writable_file(path: Path, need_free_bytes: int) -> None:
         # Root ignores mode bits, so os.access cannot answer: actually create (an unnamed) file.
         with tempfile.TemporaryFile(dir=folder):
             pass
-        if path.exists():
+        if rewritten_in_place and path.exists():
             with open(path, "r+b"):
                 pass
     except OSError as exc:

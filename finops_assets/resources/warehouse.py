@@ -88,7 +88,7 @@ class FinopsWarehouse(dg.ConfigurableResource):
     def check_location(self) -> None:
         """WarehouseLocationError (one line: path and reason) unless both files can be written and
         their disks have room; called before any work, so a bad path never fails a run halfway."""
-        check_writable_file(Path(self.snapshot_path), self._free_space_needed())
+        check_writable_file(Path(self.snapshot_path), self._free_space_needed(), rewritten_in_place=False)
         check_writable_file(Path(self.writer_file), self._free_space_needed())
 
     def publish_snapshot(self) -> int:

@@ -40,3 +40,23 @@ def read_only_folder(path: Path) -> Iterator[Path]:
         yield path
     finally:
         path.chmod(0o755)
+
+
+@contextmanager
+def read_only_file(path: Path) -> Iterator[Path]:
+    """An existing file no one can write: bound read-only over itself as root, else chmod 444."""
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+        try:
+            yield path
+        finally:
+            path.chmod(0o644)
+        return
+    bound = subprocess.run(["mount", "--bind", str(path), str(path)], capture_output=True, text=True)
+    if bound.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {bound.stderr.strip()}")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(path)], check=True, capture_output=True)
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
