@@ -1,9 +1,11 @@
 """The whole graph through `finops-assets run`: in-process, in subprocesses, twice at once."""
 
+import csv
 import hashlib
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -44,9 +46,10 @@ def test_run_publishes_every_table_and_reconciles_the_official_sample(data_dir, 
     source, rolled, hourly = conn.sql(
         "select (select sum(billed_cost) from focus_billing), (select sum(billed_cost) from billing_rollup), "
         "(select sum(billed_cost) from billing_rollup_hourly)").fetchall()[0]
-    # Money is DECIMAL: compare as floats (a float tolerance cannot be a Decimal exactly).
-    assert float(rolled) == pytest.approx(float(source), rel=1e-12)
-    assert float(hourly) == pytest.approx(float(source), rel=1e-12)
+    # Money is DECIMAL end to end: exactly the sum of the file's own text.
+    with (data_dir / "billing" / "focus_sample.csv").open(newline="") as handle:
+        independent = sum(Decimal(r["BilledCost"]) for r in csv.DictReader(handle))
+    assert source == rolled == hourly == independent
     assert conn.sql("select count(*) from deployment_events").fetchall() == [(1,)]  # duplicate id dropped
     rejected = conn.sql("select input_name, row_number, rule from input_quarantine order by all").fetchall()
     assert rejected == [("deployment_events", 3, "invalid_json"), ("deployment_events", 4, "invalid_field"),

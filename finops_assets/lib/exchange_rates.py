@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+# Real rates span about 1e-5 (VND in USD) to 1e5 (USD in IRR); far outside is a typo or a hostile file.
+PLAUSIBLE_RATES = (1e-9, 1e9)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,9 @@ def read_exchange_rates(path: Path) -> ExchangeRates:
                     rate = math.nan
                 if not (math.isfinite(rate) and rate > 0):
                     reason = f"{where}: exchange_rate_invalid: rate {text!r} for {currency} must be a finite number > 0"
+                elif not PLAUSIBLE_RATES[0] <= rate <= PLAUSIBLE_RATES[1]:
+                    reason = (f"{where}: exchange_rate_invalid: rate {text!r} for {currency} is outside the plausible "
+                              f"{PLAUSIBLE_RATES[0]:g} .. {PLAUSIBLE_RATES[1]:g}")
                 elif currency in rates and rates[currency] != rate:
                     reason = (f"{where}: exchange_rate_invalid: {currency} has two rates "
                               f"({rates[currency]!r} and {rate!r})")

@@ -36,14 +36,17 @@ def write_rates(path: Path, lines: list[str]) -> Path:
 def test_bad_exchange_rates_are_refused_with_file_line_and_rule(tmp_path):
     path = write_rates(tmp_path / "exchange_rates.csv", [
         "EUR,0", "GBP,-1.2", "JPY,nan", "CHF,inf", "CAD,abc", "AUD,0.65", "AUD,0.66", "SEK,0.095", "usd2,1",
+        "NOK,1.7e308", "DKK,1e-12", "VND,0.0000393",
     ])
     got = read_exchange_rates(path)
-    assert got.rates == {"SEK": 0.095}
-    assert set(got.refused) == {"EUR", "GBP", "JPY", "CHF", "CAD", "AUD"}
-    for currency, line_number in (("EUR", 2), ("GBP", 3), ("JPY", 4), ("CHF", 5), ("CAD", 6), ("AUD", 8)):
+    assert got.rates == {"SEK": 0.095, "VND": 0.0000393}
+    assert set(got.refused) == {"EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "NOK", "DKK"}
+    for currency, line_number in (("EUR", 2), ("GBP", 3), ("JPY", 4), ("CHF", 5), ("CAD", 6), ("AUD", 8),
+                                  ("NOK", 11), ("DKK", 12)):
         assert got.refused[currency].startswith(f"{path}: line {line_number}: exchange_rate_invalid: "), currency
+    assert "outside the plausible" in got.refused["NOK"]
     assert any("line 10: currency_invalid" in p for p in got.problems)
-    assert len(got.problems) == 7
+    assert len(got.problems) == 9
 
 
 @pytest.mark.parametrize("rate", [0.0, -1.0, math.nan, math.inf])
