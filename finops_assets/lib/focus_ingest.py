@@ -507,7 +507,8 @@ def _load_file(conn, path: Path, readable: Path, settings: IngestSettings, curre
 
 
 def _record_failure(conn, path: Path, problem: str) -> FileOutcome:
-    log.error("billing file %s could not be loaded: %s", path, problem)
+    # The caller says it (the asset's log, the run summary); here only for debugging without Dagster.
+    log.debug("billing file %s could not be loaded: %s", path, problem)
     conn.execute(
         load_sql("billing/update_billing_files_failed"),
         {"source_file": str(path), "delivery": delivery_of(path), "file_format": file_format(path),
