@@ -82,7 +82,7 @@ def _execute(job, instance, asset_names: list[str], tags: dict[str, str] | None 
 
 def _check_billing_folder(billing_dir: Path) -> None:
     """Fail before any work when there is no bill to load: an empty run would publish empty tables."""
-    from finops_assets.lib.focus_ingest import BILLING_SUFFIXES, discover_billing_files
+    from finops_assets.lib.billing.ingest import BILLING_SUFFIXES, discover_billing_files
 
     if not billing_dir.is_dir():
         raise RunFailed(f"no billing folder {billing_dir}: put the FOCUS exports ({', '.join(BILLING_SUFFIXES)}) there")
@@ -103,8 +103,8 @@ def run_pipeline(data_dir: Path, warehouse: Path) -> int:
     os.environ["FINOPS_WAREHOUSE"] = str(warehouse)
     from finops_assets.definitions import defs
     from finops_assets.defs.partitions import daily_partitions
-    from finops_assets.lib.publishing import WarehouseLocationError
-    from finops_assets.lib.sql import fetch_one, load_sql
+    from finops_assets.lib.publishing.snapshot import WarehouseLocationError
+    from finops_assets.lib.common.sql import fetch_one, load_sql
 
     definitions = defs()
     job = definitions.resolve_job_def("finops_daily")
@@ -163,7 +163,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_generate_sample(args) -> int:
-    from finops_assets.lib.sample_generator import generate_sample
+    from finops_devtools.sample.generator import generate_sample
 
     start = date.fromisoformat(args.start) if args.start else None
     try:
@@ -177,7 +177,7 @@ def _cmd_generate_sample(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    from finops_assets.lib.evaluate import evaluate, format_report
+    from finops_devtools.evaluation.evaluate import evaluate, format_report
 
     try:
         results = evaluate(Path(args.data_dir), Path(args.warehouse))
@@ -200,11 +200,11 @@ def _cmd_poll_github(args) -> int:
     into the same event store the webhook receiver writes (the sensor picks them up)."""
     from datetime import UTC, datetime, timedelta
 
-    from finops_assets.lib.code_host import CodeHostError
-    from finops_assets.lib.deployment_polling import poll_github_deployments
-    from finops_assets.lib.event_store import DeploymentEventStore
-    from finops_assets.lib.github_host import GitHubCodeHost
-    from finops_assets.lib.repository_names import RepositoryNameError
+    from finops_assets.lib.codehost.host import CodeHostError
+    from finops_assets.lib.deployments.polling import poll_github_deployments
+    from finops_assets.lib.deployments.event_store import DeploymentEventStore
+    from finops_assets.lib.codehost.github import GitHubCodeHost
+    from finops_assets.lib.deployments.repository_names import RepositoryNameError
 
     token = os.environ.get("GITHUB_TOKEN")
     if not token:
@@ -229,13 +229,13 @@ def _cmd_poll_github(args) -> int:
 
 def _cmd_bench(args) -> int:
     if args.detection:
-        from finops_assets.lib.bench_detection import run_detection_bench
+        from finops_devtools.bench.detection import run_detection_bench
 
         print(run_detection_bench(resources=args.resources, days=args.days, anomalies=args.anomalies,
                                   deployments=args.deployments,
                                   work_dir=Path(args.work_dir) if args.work_dir else None), flush=True)
         return 0
-    from finops_assets.lib.bench import run_ingestion_bench
+    from finops_devtools.bench.ingestion import run_ingestion_bench
 
     run_ingestion_bench(rows=args.rows, work_dir=Path(args.work_dir) if args.work_dir else None,
                         formats=args.formats.split(","), repeat=args.repeat)

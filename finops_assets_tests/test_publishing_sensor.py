@@ -2,7 +2,7 @@ import dagster as dg
 import pytest
 
 from finops_assets.definitions import defs
-from finops_assets.lib.publishing import run_already_published
+from finops_assets.lib.publishing.snapshot import run_already_published
 
 
 @pytest.fixture

@@ -72,7 +72,7 @@ def test_a_failed_copy_removes_its_temporary_file_and_keeps_the_old_snapshot(tmp
 
 
 def test_publish_refuses_before_copying_when_the_snapshot_disk_lacks_room(tmp_path):
-    from finops_assets.lib.publishing import WarehouseLocationError
+    from finops_assets.lib.publishing.snapshot import WarehouseLocationError
     from finops_assets_tests.standins.filesystems import small_filesystem
 
     with small_filesystem(tmp_path / "small", 3 * 1024) as folder:
@@ -87,7 +87,7 @@ def test_publish_refuses_before_copying_when_the_snapshot_disk_lacks_room(tmp_pa
 
 
 def test_publish_never_replaces_a_snapshot_with_billing_rows_by_an_empty_one(tmp_path):
-    from finops_assets.lib.publishing import PublishRefused
+    from finops_assets.lib.publishing.snapshot import PublishRefused
 
     warehouse = _published_warehouse(tmp_path)
     with warehouse.write() as conn:
@@ -109,7 +109,7 @@ def test_an_empty_bill_may_be_published_where_there_was_none(tmp_path):
 
 
 def test_check_location_names_the_path_and_the_reason(tmp_path):
-    from finops_assets.lib.publishing import WarehouseLocationError
+    from finops_assets.lib.publishing.snapshot import WarehouseLocationError
     from finops_assets_tests.standins.filesystems import read_only_folder
 
     directory = tmp_path / "dir.duckdb"

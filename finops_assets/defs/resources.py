@@ -2,7 +2,7 @@ import os
 
 import dagster as dg
 
-from finops_assets.lib.owners import DEFAULT_DEPARTMENT_KEYS, DEFAULT_TEAM_KEYS
+from finops_assets.lib.billing.owners import DEFAULT_DEPARTMENT_KEYS, DEFAULT_TEAM_KEYS
 from finops_assets.resources.code_host import CodeHostResource, DiffAnalyzerResource
 from finops_assets.resources.settings import FinopsSettings
 from finops_assets.resources.warehouse import FinopsWarehouse

@@ -1,7 +1,7 @@
 
 import dagster as dg
 
-from finops_assets.lib.refresh import refresh_window
+from finops_assets.lib.common.refresh import refresh_window
 
 # The whole graph. Unpartitioned assets (ingestion, side inputs, the snapshot) run once per run;
 # daily ones run once for the run's whole partition range (single-run backfill policy).

@@ -6,10 +6,10 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from finops_assets.lib.code_analysis import DEFAULT_TIME_LIMIT_SECONDS
-from finops_assets.lib.code_host import CodeHost, CommitDiff
-from finops_assets.lib.diff_analysis import DiffAnalysis
-from finops_assets.lib.rule_analyzer import FileReader, analyze_commit
+from finops_assets.lib.analysis.code_analysis import DEFAULT_TIME_LIMIT_SECONDS
+from finops_assets.lib.codehost.host import CodeHost, CommitDiff
+from finops_assets.lib.analysis.diff_analysis import DiffAnalysis
+from finops_assets.lib.analysis.rule_analyzer import FileReader, analyze_commit
 
 
 class CodeHostResource(dg.ConfigurableResource):
@@ -26,11 +26,11 @@ class CodeHostResource(dg.ConfigurableResource):
 
     def host(self) -> CodeHost:
         if self.kind == "local":
-            from finops_assets.lib.local_git import LocalGitCodeHost
+            from finops_assets.lib.codehost.local_git import LocalGitCodeHost
 
             return LocalGitCodeHost(Path(self.repos_dir))
         if self.kind == "github":
-            from finops_assets.lib.github_host import GitHubCodeHost
+            from finops_assets.lib.codehost.github import GitHubCodeHost
 
             return GitHubCodeHost(self.github_token, app_id=self.github_app_id,
                                   private_key=self.github_app_private_key,
@@ -60,7 +60,7 @@ class DiffAnalyzerResource(dg.ConfigurableResource):
 
         if not self.anthropic_api_key:
             return rule_based(diff, context)
-        from finops_assets.lib.claude_analyzer import ClaudeDiffAnalyzer
+        from finops_assets.lib.analysis.claude_analyzer import ClaudeDiffAnalyzer
 
         with ClaudeDiffAnalyzer(self.anthropic_api_key, model=self.model, base_url=self.anthropic_base_url,
                                 max_attempts=self.max_attempts) as analyzer:

@@ -11,7 +11,7 @@ import duckdb
 from filelock import FileLock
 from pydantic import Field
 
-from finops_assets.lib.publishing import (
+from finops_assets.lib.publishing.snapshot import (
     MB,
     PublishRefused,
     check_free_space,

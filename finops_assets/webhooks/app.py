@@ -76,7 +76,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from finops_assets.lib.event_store import EARLIEST_DEPLOYED_AT, LATEST_DEPLOYED_AT, DeploymentEventStore
+from finops_assets.lib.deployments.event_store import EARLIEST_DEPLOYED_AT, LATEST_DEPLOYED_AT, DeploymentEventStore
 
 MAX_BODY_BYTES = 1024 * 1024
 # Real payloads nest about 6 levels; far deeper ones are only good for exhausting the parser.
@@ -163,7 +163,7 @@ def github_deployment_status(payload: dict) -> dict | Ignored:
     custom = deployment.get("payload") if isinstance(deployment.get("payload"), dict) else {}
     repository = str(need(payload, "repository.full_name"))
     return {
-        # Same id (and time) as lib/deployment_polling.py gives this deployment, so a deployment both
+        # Same id (and time) as lib/deployments/polling.py gives this deployment, so a deployment both
         # polled and received by webhook is one event to the loader.
         "id": f"github-deployment-{repository}-{need(payload, 'deployment.id')}",
         "deployed_at": utc_z(need(payload, "deployment_status.created_at"), "deployment_status.created_at"),

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import uvicorn
 
-from finops_assets.lib.event_store import DeploymentEventStore
+from finops_assets.lib.deployments.event_store import DeploymentEventStore
 from finops_assets.webhooks.app import create_app
 
 SECRET_ENV = {

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from finops_assets.cli import main
-from finops_assets.lib.sample_generator import generate_sample
+from finops_devtools.sample.generator import generate_sample
 
 RUN_CONFIG = "open_cost_fix_pull_request"
 

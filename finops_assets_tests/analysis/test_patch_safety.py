@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from finops_assets.lib.code_analysis import analyze_target
-from finops_assets.lib.code_host import CommitDiff, FileDiff
-from finops_assets.lib.diff_analysis import DiffAnalysis, check_against_diff
-from finops_assets.lib.local_git import LocalGitCodeHost
-from finops_assets.lib.patches import PatchError, apply_patch
-from finops_assets.lib.pull_requests import Refusal, plan_pull_request
+from finops_assets.lib.analysis.code_analysis import analyze_target
+from finops_assets.lib.codehost.host import CommitDiff, FileDiff
+from finops_assets.lib.analysis.diff_analysis import DiffAnalysis, check_against_diff
+from finops_assets.lib.codehost.local_git import LocalGitCodeHost
+from finops_assets.lib.analysis.patches import PatchError, apply_patch
+from finops_assets.lib.pull_requests.plan import Refusal, plan_pull_request
 
 REPO = "acme/svc"
 OLD = "def ttl():\n    return 60\n"
@@ -186,7 +186,7 @@ def test_ordinary_files_next_to_privileged_ones_stay_patchable(path):
 
 def test_the_rule_analyzer_finding_in_a_workflow_file_is_a_description_only(world):
     """A real commit raising `concurrency` in a workflow: the rule analyzer proposes a patch, the guard drops it."""
-    from finops_assets.lib.rule_analyzer import analyze_commit
+    from finops_assets.lib.analysis.rule_analyzer import analyze_commit
 
     repo = world["repo"]
     (repo / ".github/workflows/deploy.yml").write_text("on: push\nconcurrency: 500\n")
@@ -213,7 +213,7 @@ def test_the_pr_job_plan_refuses_hostile_and_privileged_patches_too():
 
 
 def test_an_analyzer_that_crashes_costs_only_its_own_row(world):
-    from finops_assets.lib.code_analysis import analyze_targets
+    from finops_assets.lib.analysis.code_analysis import analyze_targets
 
     def crashing(diff, context, read):
         raise KeyError("tool_input")
@@ -229,8 +229,8 @@ def test_an_analyzer_that_crashes_costs_only_its_own_row(world):
 
 @pytest.mark.parametrize("path", [".github/workflows/deploy.yml", "../../escaped.py", ".git/hooks/post-checkout"])
 def test_both_hosts_refuse_to_write_a_privileged_or_unsafe_path_even_if_asked(world, path):
-    from finops_assets.lib.code_host import CodeHostError
-    from finops_assets.lib.github_host import GitHubCodeHost
+    from finops_assets.lib.codehost.host import CodeHostError
+    from finops_assets.lib.codehost.github import GitHubCodeHost
     from finops_assets_tests.standins.github_server import GitHubStandIn
 
     repo, sha = world["repo"], world["sha"]

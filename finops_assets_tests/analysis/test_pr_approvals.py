@@ -6,8 +6,8 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from finops_assets.lib.approvers import MAX_APPROVER_CHARS, escape_visible, parse_allowlist
-from finops_assets.lib.pull_requests import Refusal, plan_pull_request
+from finops_assets.lib.pull_requests.approvers import MAX_APPROVER_CHARS, escape_visible, parse_allowlist
+from finops_assets.lib.pull_requests.plan import Refusal, plan_pull_request
 
 REPO = "acme/svc"
 PATCH = "--- a/app/cache.py\n+++ b/app/cache.py\n@@ -1,2 +1,2 @@\n def ttl():\n-    return 1\n+    return 60\n"

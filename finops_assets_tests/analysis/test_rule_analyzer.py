@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from finops_assets.lib.local_git import LocalGitCodeHost
-from finops_assets.lib.patches import apply_patch
-from finops_assets.lib.rule_analyzer import analyze_commit
+from finops_assets.lib.codehost.local_git import LocalGitCodeHost
+from finops_assets.lib.analysis.patches import apply_patch
+from finops_assets.lib.analysis.rule_analyzer import analyze_commit
 from finops_assets_tests.codehost.test_local_git import commit_files, git
 
 

@@ -1,4 +1,4 @@
-"""Daily and hourly rollups (lib/billing_rollup.py) over hand-placed focus_billing rows, no Dagster."""
+"""Daily and hourly rollups (lib/billing/rollup.py) over hand-placed focus_billing rows, no Dagster."""
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from finops_assets.lib.billing_rollup import COST_METRICS, Reconciliation, rebuild_rollup_window, reconcile_window
-from finops_assets.lib.sql import load_sql
+from finops_assets.lib.billing.rollup import COST_METRICS, Reconciliation, rebuild_rollup_window, reconcile_window
+from finops_assets.lib.common.sql import load_sql
 
 MAY = (date(2025, 5, 1), date(2025, 6, 1))
 _rows = count(1)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from finops_assets.lib.billing_rollup import rebuild_rollup_window
-from finops_assets.lib.focus_ingest import delivery_of, discover_billing_files
+from finops_assets.lib.billing.rollup import rebuild_rollup_window
+from finops_assets.lib.billing.ingest import delivery_of, discover_billing_files
 from finops_assets_tests.billing.test_focus_ingest import MAY_2025, conn, ingest, line, rows, write_csv  # noqa: F401
 
 
@@ -129,7 +129,7 @@ def test_a_row_is_not_superseded_by_one_that_differs_outside_the_money(conn, tmp
 
 def test_a_hash_collision_never_supersedes_a_different_row(conn, tmp_path):
     # row_key only narrows the candidates; the identity itself decides. Force every key to collide.
-    from finops_assets.lib.focus_ingest import _mark_duplicates
+    from finops_assets.lib.billing.ingest import _mark_duplicates
 
     old = write_csv(tmp_path / "may.csv", [line(1, 0, "i-1", cost="4"), line(1, 1, "i-1", cost="4")],
                     mtime=1_000 * 10**9)

@@ -16,9 +16,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from finops_assets.lib.billing_rollup import rebuild_rollup_window, reconcile_window
-from finops_assets.lib.focus_ingest import IngestSettings, discover_billing_files, ingest_billing_files
-from finops_assets.lib.owners import OwnerRules
+from finops_assets.lib.billing.rollup import rebuild_rollup_window, reconcile_window
+from finops_assets.lib.billing.ingest import IngestSettings, discover_billing_files, ingest_billing_files
+from finops_assets.lib.billing.owners import OwnerRules
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SAMPLE = FIXTURES / "focus_sample.csv"  # FOCUS-Sample-Data FOCUS-1.0/focus_sample.csv, see fixtures/SOURCES.md

@@ -1,10 +1,10 @@
-"""Owner resolution from the FOCUS Tags JSON object (lib/owners.py), no warehouse involved."""
+"""Owner resolution from the FOCUS Tags JSON object (lib/billing/owners.py), no warehouse involved."""
 
 import json
 
 import pytest
 
-from finops_assets.lib.owners import (
+from finops_assets.lib.billing.owners import (
     DEFAULT_DEPARTMENT_KEYS,
     DEFAULT_TEAM_KEYS,
     UNALLOCATED,

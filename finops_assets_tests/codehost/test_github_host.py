@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from finops_assets.lib.code_host import MAX_DIFF_CHARS, CodeHostError
-from finops_assets.lib.deployment_polling import poll_github_deployments
-from finops_assets.lib.event_store import validate_event
-from finops_assets.lib.github_host import GitHubCodeHost
+from finops_assets.lib.codehost.host import MAX_DIFF_CHARS, CodeHostError
+from finops_assets.lib.deployments.polling import poll_github_deployments
+from finops_assets.lib.deployments.event_store import validate_event
+from finops_assets.lib.codehost.github import GitHubCodeHost
 from finops_assets_tests.standins.github_server import GitHubStandIn
 
 REPO = "acme/checkout"
@@ -325,7 +325,7 @@ def test_polling_keeps_successful_production_deployments_after_since(repo: Path,
 def test_poll_command_stores_each_deployment_once_for_the_sensor(repo: Path, server: GitHubStandIn, tmp_path,
                                                                  monkeypatch, capsys):
     from finops_assets.cli import main
-    from finops_assets.lib.event_store import DeploymentEventStore
+    from finops_assets.lib.deployments.event_store import DeploymentEventStore
 
     deployed = commit(repo, "Tune cache", {"app/cache.py": "TTL = 5\n"})
     server.add_deployment(REPO, deployed, environment="production", ref="main", creator="alice",

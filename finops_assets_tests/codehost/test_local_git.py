@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from finops_assets.lib.code_host import MAX_DIFF_CHARS, CodeHostError
-from finops_assets.lib.local_git import LocalGitCodeHost
+from finops_assets.lib.codehost.host import MAX_DIFF_CHARS, CodeHostError
+from finops_assets.lib.codehost.local_git import LocalGitCodeHost
 
 SECRET_MARKER = "AKIA-SECRET-VALUE-0123"
 

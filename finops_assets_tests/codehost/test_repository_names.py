@@ -1,4 +1,4 @@
-"""Repository names from outside are checked by lib/repository_names.py before a code host uses them: no
+"""Repository names from outside are checked by lib/deployments/repository_names.py before a code host uses them: no
 request is sent (with the token) and no folder is touched for a name that is not a plain 'owner/name'."""
 
 import subprocess
@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from finops_assets.lib.code_host import CodeHostError
-from finops_assets.lib.github_host import GitHubCodeHost
-from finops_assets.lib.local_git import LocalGitCodeHost
-from finops_assets.lib.pull_requests import Refusal, plan_pull_request
+from finops_assets.lib.codehost.host import CodeHostError
+from finops_assets.lib.codehost.github import GitHubCodeHost
+from finops_assets.lib.codehost.local_git import LocalGitCodeHost
+from finops_assets.lib.pull_requests.plan import Refusal, plan_pull_request
 from finops_assets_tests.standins.github_server import GitHubStandIn
 
 BAD_NAMES = ["../..", ".git/hooks", "acme/svc?x=1#", "acme/svc#frag", "acme/../svc", "acme/svc/extra", "acme",

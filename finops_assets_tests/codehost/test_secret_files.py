@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from finops_assets.lib.code_host import CodeHostError
-from finops_assets.lib.github_host import GitHubCodeHost
-from finops_assets.lib.local_git import LocalGitCodeHost
+from finops_assets.lib.codehost.host import CodeHostError
+from finops_assets.lib.codehost.github import GitHubCodeHost
+from finops_assets.lib.codehost.local_git import LocalGitCodeHost
 from finops_assets_tests.standins.github_server import GitHubStandIn
 
 REPO = "acme/svc"
@@ -101,7 +101,7 @@ def test_a_rename_from_or_to_a_secret_path_is_withheld(world):
 
 
 def test_gitignore_rules_follow_git_precedence_across_nested_files():
-    from finops_assets.lib.code_host import GitignoreRules, is_secret_path
+    from finops_assets.lib.codehost.host import GitignoreRules, is_secret_path
 
     rules = GitignoreRules.from_files({".gitignore": "*.log\n/build\n", "sub/.gitignore": "!keep.log\nlocal/\n"})
     assert rules.ignores("a.log") and rules.ignores("other/keep.log") and not rules.ignores("sub/keep.log")

@@ -4,8 +4,8 @@ import duckdb
 import pytest
 
 from finops_assets.cli import main
-from finops_assets.lib.evaluate import evaluate
-from finops_assets.lib.sample_generator import generate_sample
+from finops_devtools.evaluation.evaluate import evaluate
+from finops_devtools.sample.generator import generate_sample
 
 ANALYST_COLUMNS = {
     "cost_baselines": {"resource_id", "usage_date", "baseline_mean", "baseline_std", "method"},
@@ -55,7 +55,7 @@ def test_generated_folder_meets_the_issue_figures_and_beats_seed_000(tmp_path, s
 
 def test_baselines_in_resource_buckets_equal_one_pass(tmp_path, monkeypatch):
     """Big bills are charted bucket by bucket to bound memory; the result must not depend on it."""
-    import finops_assets.lib.detection as detection
+    import finops_assets.lib.detection.pipeline as detection
 
     data = tmp_path / "data"
     generate_sample(data, seed=8, days=40, resources=24)

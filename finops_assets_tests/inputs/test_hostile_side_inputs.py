@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from finops_assets.lib.side_inputs import SIDE_INPUTS, parse_side_input
+from finops_assets.lib.inputs.side_inputs import SIDE_INPUTS, parse_side_input
 
 TRAFFIC_HEADER = "date,department,team,requests"
 

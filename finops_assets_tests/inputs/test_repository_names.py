@@ -1,5 +1,5 @@
 """Repository names from outside (deployment events, team_repositories.csv, polling) follow the one
-rule of lib/repository_names.py: a plain 'owner/name', never a path, a query or a fragment."""
+rule of lib/deployments/repository_names.py: a plain 'owner/name', never a path, a query or a fragment."""
 
 import json
 from datetime import UTC, datetime
@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from finops_assets.lib.deployment_polling import poll_github_deployments
-from finops_assets.lib.event_store import DeploymentEventStore, validate_event
-from finops_assets.lib.github_host import GitHubCodeHost
-from finops_assets.lib.repository_names import RepositoryNameError
-from finops_assets.lib.side_inputs import SIDE_INPUTS, parse_side_input
+from finops_assets.lib.deployments.polling import poll_github_deployments
+from finops_assets.lib.deployments.event_store import DeploymentEventStore, validate_event
+from finops_assets.lib.codehost.github import GitHubCodeHost
+from finops_assets.lib.deployments.repository_names import RepositoryNameError
+from finops_assets.lib.inputs.side_inputs import SIDE_INPUTS, parse_side_input
 from finops_assets_tests.standins.github_server import GitHubStandIn
 
 HOSTILE = ["../..", ".git/hooks", "acme/svc?x=1#", "acme/..", "acme/svc.git", "acme/svc/extra", "-acme/svc"]

@@ -2,7 +2,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from finops_assets.lib.side_inputs import SIDE_INPUTS, parse_side_input
+from finops_assets.lib.inputs.side_inputs import SIDE_INPUTS, parse_side_input
 
 
 def _event(**overrides) -> str:

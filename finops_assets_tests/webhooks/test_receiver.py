@@ -20,8 +20,8 @@ import httpx
 import pytest
 import uvicorn
 
-from finops_assets.lib.event_store import CONTRACT_FIELDS, DeploymentEventStore, id_digest
-from finops_assets.lib.side_inputs import SIDE_INPUTS, parse_side_input
+from finops_assets.lib.deployments.event_store import CONTRACT_FIELDS, DeploymentEventStore, id_digest
+from finops_assets.lib.inputs.side_inputs import SIDE_INPUTS, parse_side_input
 from finops_assets.webhooks.app import create_app
 from finops_assets.webhooks.server import secrets_from_env
 

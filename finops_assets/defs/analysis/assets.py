@@ -2,9 +2,9 @@ import dagster as dg
 import polars as pl
 
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
-from finops_assets.lib.code_analysis import analyze_targets
-from finops_assets.lib.metadata import markdown_table
-from finops_assets.lib.sql import load_sql
+from finops_assets.lib.analysis.code_analysis import analyze_targets
+from finops_assets.lib.common.metadata import markdown_table
+from finops_assets.lib.common.sql import load_sql
 from finops_assets.resources.code_host import CodeHostResource, DiffAnalyzerResource
 from finops_assets.resources.warehouse import FinopsWarehouse
 

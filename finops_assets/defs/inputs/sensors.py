@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from finops_assets.lib.event_store import DeploymentEventStore
+from finops_assets.lib.deployments.event_store import DeploymentEventStore
 from finops_assets.resources.settings import FinopsSettings
 
 # A file can only be this late (named at receipt, renamed into place right after): names older than

@@ -1,7 +1,7 @@
 import dagster as dg
 
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
-from finops_assets.lib.publishing import PublishRefused, WarehouseLocationError
+from finops_assets.lib.publishing.snapshot import PublishRefused, WarehouseLocationError
 from finops_assets.resources.warehouse import FinopsWarehouse
 
 # Every table analysts read; later issues add theirs here.

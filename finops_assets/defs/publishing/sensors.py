@@ -1,7 +1,7 @@
 import dagster as dg
 
 from finops_assets.defs.publishing.assets import analyst_snapshot
-from finops_assets.lib.publishing import run_already_published
+from finops_assets.lib.publishing.snapshot import run_already_published
 
 publish_snapshot_job = dg.define_asset_job(
     "publish_analyst_snapshot", selection=[analyst_snapshot],

@@ -1,0 +1,536 @@
+"""Load FOCUS billing files into the warehouse: accepted rows, quarantined rows, a per-file ledger.
+
+Works on an open DuckDB connection (the warehouse resource owns it), one file at a time, each in
+its own transaction, so one unreadable file never stops the others, and one bad row never fails
+its file: it goes to billing_quarantine with its record number and rule. Files are incremental: an
+unchanged file (same size and mtime, same settings) is skipped; a changed one is replaced.
+"""
+
+import gzip
+import json
+import logging
+import math
+import re
+import tempfile
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from finops_assets.lib.billing.focus_schema import (
+    MONEY_COLUMNS,
+    NUMERIC_COLUMNS,
+    SOURCE_NAMES,
+    TIMESTAMP_COLUMNS,
+    FocusFileError,
+    map_columns,
+)
+from finops_assets.lib.billing.owners import OwnerRules, resolve_owner
+from finops_assets.lib.common.sql import fetch_one, load_sql, quote_identifier
+
+log = logging.getLogger(__name__)
+
+BILLING_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+_TEXT_TYPES = ("VARCHAR",)
+# Bumped when the way rows are loaded changes (identity, money type): every file is reloaded once.
+INGEST_VERSION = 2
+# No single line item is this large: a $1e300 row is a broken export, not spend (FINOPS_MAX_LINE_ITEM_COST).
+DEFAULT_MAX_LINE_ITEM_COST = 1e9
+# DECIMAL(38, 12) holds 26 integer digits; a larger bound would let one row overflow a day's sum.
+MAX_LINE_ITEM_COST_LIMIT = 1e15
+# A delivery's part files differ only in a trailing part number (part-00001, export-00002, report-3,
+# part_0_0001); a name that ends in a date (2026-11, 2026-11-15, 20261115) is not a part number.
+_PART_SUFFIX = re.compile(r"(?i)(?:[-_. ]?part)?(?:[-_. ]?\d+)+$")
+_ENDS_WITH_DATE = re.compile(r"(?:19|20)\d{2}[-_]?(?:0[1-9]|1[0-2])(?:[-_]?(?:0[1-9]|[12]\d|3[01]))?$")
+_CSV_DELIMITERS = (",", ";", "\t", "|")
+# DuckDB's CSV reader error types -> our quarantine rules.
+_CSV_REJECT_RULES = {
+    "TOO MANY COLUMNS": "field_count_mismatch",
+    "MISSING COLUMNS": "field_count_mismatch",
+    "INVALID ENCODING": "encoding_invalid",
+    "INVALID UNICODE": "encoding_invalid",
+    "LINE SIZE OVER MAXIMUM": "line_too_long",
+}
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    owner_rules: OwnerRules = OwnerRules()
+    reporting_currency: str | None = None  # None: USD if the bill has USD rows, else the first file's
+    exchange_rates: dict[str, float] = field(default_factory=dict)  # currency -> reporting units per unit
+    # currency -> why its configured rate was refused (its rows are quarantined as exchange_rate_invalid)
+    refused_exchange_rates: dict[str, str] = field(default_factory=dict)
+    max_line_item_cost: float = DEFAULT_MAX_LINE_ITEM_COST
+
+    def __post_init__(self):
+        for currency, rate in self.exchange_rates.items():
+            if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
+                raise ValueError(f"exchange rate for {currency} must be a finite number > 0, got {rate!r}")
+        if not (math.isfinite(self.max_line_item_cost) and 0 < self.max_line_item_cost <= MAX_LINE_ITEM_COST_LIMIT):
+            raise ValueError(f"max line item cost must be > 0 and <= {MAX_LINE_ITEM_COST_LIMIT:g}, "
+                             f"got {self.max_line_item_cost!r}")
+
+    def fingerprint(self) -> str:
+        """Changes whenever settings that shape loaded rows change, forcing a reload."""
+        return json.dumps(
+            [INGEST_VERSION, self.owner_rules.department_keys, self.owner_rules.team_keys, self.reporting_currency,
+             sorted(self.exchange_rates.items()), sorted(self.refused_exchange_rates.items()),
+             self.max_line_item_cost]
+        )
+
+
+@dataclass
+class FileOutcome:
+    source_file: str
+    status: str  # loaded | unchanged | failed | removed
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_quarantined: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """Rows of one currency converted into the reporting currency (for the run summary)."""
+    currency: str
+    rate: float
+    rows: int
+    converted_billed_cost: float
+
+
+@dataclass
+class IngestReport:
+    files: list[FileOutcome]
+    reporting_currency: str | None
+    conversions: list[Conversion] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[FileOutcome]:
+        return [f for f in self.files if f.status == "failed"]
+
+
+def discover_billing_files(billing_dir: Path, refused: list[str] | None = None) -> list[Path]:
+    """Every *.csv, *.csv.gz and *.parquet under billing_dir, in a stable order. A symlink that leads
+    outside the data folder (billing_dir's parent) is not followed: it is appended to `refused`."""
+    if not billing_dir.is_dir():
+        return []
+    data_folder = billing_dir.parent.resolve()
+    allowed = (data_folder, billing_dir.resolve())
+    found = []
+    for p in sorted(billing_dir.rglob("*")):
+        if p.name.startswith(".") or not p.name.lower().endswith(BILLING_SUFFIXES):
+            continue
+        if not any(p.resolve().is_relative_to(root) for root in allowed):
+            if refused is not None:
+                refused.append(f"{p}: a symlink to a path outside the data folder {data_folder}: not read")
+            continue
+        if p.is_file():
+            found.append(p)
+    return found
+
+
+def delivery_of(path: Path) -> str:
+    """The delivery a file belongs to: its folder and its name without a trailing part number, so
+    part-00001.csv and part-00002.csv are one delivery, and 2026-10.csv and 2026-11.csv are two."""
+    name = path.name.lower()
+    for suffix in (".csv.gz", ".csv", ".snappy.parquet", ".gz.parquet", ".parquet"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    if not _ENDS_WITH_DATE.search(name):
+        name = _PART_SUFFIX.sub("", name)
+    return f"{path.parent}/{name}"
+
+
+def file_format(path: Path) -> str:
+    return "parquet" if path.name.lower().endswith(".parquet") else "csv"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class CsvReject:
+    """A CSV record the reader could not split into the header's fields."""
+    record: int  # 1 = first data row after the header
+    rule: str
+    message: str
+    line: str
+
+
+def _csv_delimiter(path: Path) -> str:
+    """The header's delimiter. Sniffing the whole file lets one ragged row change the dialect
+    (a 200,000-row file read as one column), so the header alone decides."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            header = handle.readline(1 << 20).decode("utf-8", errors="replace")
+    except (OSError, EOFError, zlib.error) as exc:
+        raise FocusFileError(str(path), f"cannot be read: {exc}") from exc
+    return max(_CSV_DELIMITERS, key=lambda d: (header.count(d), d == ","))
+
+
+def _csv_reader(path: Path, delimiter: str) -> str:
+    # all_varchar: every value is validated by our own rules, never silently coerced by a sniffer.
+    # store_rejects: a record with too many or too few fields, or bytes that are not UTF-8, is
+    # kept aside (reject table) instead of failing the file.
+    return (
+        f"read_csv({_literal(str(path))}, header = true, all_varchar = true, delim = {_literal(delimiter)}, "
+        "quote = '\"', escape = '\"', nullstr = ['NULL', ''], compression = 'auto', "
+        "store_rejects = true, rejects_table = 'focus_csv_rejects', rejects_scan = 'focus_csv_reject_scans')"
+    )
+
+
+def stage_csv(conn: duckdb.DuckDBPyConnection, path: Path, staging_dir: Path) -> tuple[Path, list[CsvReject]]:
+    """Copy a CSV once into a temporary Parquet file, in file order (DuckDB preserves insertion
+    order), so every later pass is a fast parallel Parquet scan. Returns it with the records the
+    reader rejected; the staged rows' record numbers skip those (see create_source_view)."""
+    staged = staging_dir / f"{abs(hash(str(path)))}.parquet"
+    delimiter = _csv_delimiter(path)
+    conn.execute("drop table if exists focus_csv_rejects")
+    conn.execute("drop table if exists focus_csv_reject_scans")
+    try:
+        conn.execute(f"copy (select * from {_csv_reader(path, delimiter)}) to {_literal(str(staged))} "
+                     "(format parquet, compression lz4_raw)")
+        found = conn.execute(
+            "select line - 1, error_type::varchar, first(error_message), first(csv_line) from focus_csv_rejects "
+            "group by all order by 1").fetchall()
+    except duckdb.Error as exc:
+        raise FocusFileError(str(path), f"cannot be read: {str(exc).splitlines()[0]}") from exc
+    by_record: dict[int, CsvReject] = {}
+    for record, error_type, message, text in found:
+        rule = _CSV_REJECT_RULES.get(error_type, "csv_record_invalid")
+        if record not in by_record:  # one record, one quarantine row (its first problem)
+            by_record[record] = CsvReject(int(record), rule, f"{rule}: {(message or error_type).splitlines()[0]}",
+                                          text or "")
+    return staged, list(by_record.values())
+
+
+def _canonical_expr(canonical: str, source: str | None, source_type: str | None, default_currency: str | None) -> str:
+    if source is None:
+        if canonical == "billing_currency" and default_currency:
+            # A bill without the column is in the reporting currency (None: not known yet, so it
+            # does not vote on which currency that is).
+            return f"{_literal(default_currency)}::varchar"
+        return "null::varchar"
+    col = f"src.{quote_identifier(source)}"
+    typed_natively = source_type not in _TEXT_TYPES and (canonical in NUMERIC_COLUMNS or canonical in TIMESTAMP_COLUMNS)
+    if typed_natively:
+        return col
+    if canonical == "tags" and source_type is not None and source_type.startswith(("MAP", "STRUCT")):
+        # Parquet exports may type Tags as a map (AWS does): as JSON text it reads like a CSV's Tags.
+        return f"to_json({col})::varchar"
+    # 'NULL' and '' both mean null in real exports (the FOCUS sample has both); the spec's own
+    # example rows write 'null'.
+    return f"nullif(nullif(nullif(trim({col}::varchar), ''), 'NULL'), 'null')"
+
+
+def create_source_view(conn: duckdb.DuckDBPyConnection, path: Path, readable: Path,
+                       default_currency: str | None, rejects: list[CsvReject] = ()) -> tuple[list[str], object]:
+    """Temp view focus_source over `readable` (the Parquet file, or a CSV's staged copy): canonical
+    columns, source_row (1 = first data row, counting rejected CSV records) and the raw record.
+    Errors name `path`."""
+    reader = f"read_parquet({_literal(str(readable))}, file_row_number = true)"
+    try:
+        described = conn.sql(f"describe select * from {reader}").fetchall()
+    except duckdb.Error as exc:
+        problem = str(exc).splitlines()[0]
+        if file_format(path) == "parquet":
+            raise FocusFileError(str(path), f"is not a readable Parquet file: {problem}") from exc
+        raise FocusFileError(str(path), f"cannot be read: {problem}") from exc
+    types = {name: typ for name, typ, *_ in described if name != "file_row_number"}
+    header = list(types)
+    mapping = map_columns(str(path), header)
+    selects = [
+        f"{_canonical_expr(c, mapping.source_for.get(c), types.get(mapping.source_for.get(c, '')), default_currency)} as {c}"
+        for c in SOURCE_NAMES
+    ]
+    raw = "to_json(struct_pack(" + ", ".join(
+        f"{quote_identifier(h)} := src.{quote_identifier(h)}" for h in header
+    ) + "))"
+    # The k-th staged row is the k-th record that was not rejected: k plus the rejects before it.
+    # With r_j the j-th rejected record, those are the j with r_j - j < k.
+    offsets = ", ".join(str(r.record - j) for j, r in enumerate(sorted(rejects, key=lambda r: r.record), start=1))
+    source_row = (f"src.file_row_number + 1 + list_count(list_filter([{offsets}], lambda o: o < src.file_row_number + 1))"
+                  if rejects else "src.file_row_number + 1")
+    conn.execute(
+        f"create or replace temp view focus_source as select {source_row} as source_row, "
+        f"{', '.join(selects)}, {raw} as raw_record from {reader} src"
+    )
+    # Native TIMESTAMP columns (Parquet) are UTC already: skip the text-to-timestamptz path.
+    native_timestamps = all(
+        types.get(mapping.source_for.get(c, ""), "VARCHAR").startswith("TIMESTAMP") for c in TIMESTAMP_COLUMNS
+        if c in mapping.source_for
+    )
+    conn.execute(load_sql("billing/create_utc_timestamp_macro_native" if native_timestamps
+                          else "billing/create_utc_timestamp_macro_text"))
+    return header, mapping
+
+
+def _profile(conn: duckdb.DuckDBPyConnection, path: Path) -> pl.DataFrame:
+    try:
+        return conn.sql(load_sql("billing/select_billing_source_profile")).pl()
+    except duckdb.Error as exc:
+        raise FocusFileError(str(path), f"cannot be read: {str(exc).splitlines()[0]}") from exc
+
+
+def _register_lookups(conn, profile: pl.DataFrame, settings: IngestSettings, reporting_currency: str) -> None:
+    tags = profile.get_column("tags").unique().to_list()
+    owners = [resolve_owner(t, settings.owner_rules) for t in tags]
+    tag_owners = pl.DataFrame(
+        {
+            "tags": tags,
+            "department": [o.department for o in owners],
+            "team": [o.team for o in owners],
+            "tags_error": [o.error for o in owners],
+        },
+        schema={"tags": pl.String, "department": pl.String, "team": pl.String, "tags_error": pl.String},
+    )
+    rates: dict[str, float | None] = {c.upper(): r for c, r in settings.exchange_rates.items()}
+    refused = {c.upper(): why for c, why in settings.refused_exchange_rates.items()}
+    rates |= {c: None for c in refused}
+    rates[reporting_currency.upper()] = 1.0
+    refused.pop(reporting_currency.upper(), None)
+    currency_rates = pl.DataFrame(
+        {"currency": list(rates), "rate": list(rates.values()), "refused_reason": [refused.get(c) for c in rates]},
+        schema={"currency": pl.String, "rate": pl.Float64, "refused_reason": pl.String})
+    for name, frame in (("tag_owners", tag_owners), ("currency_rates", currency_rates)):
+        conn.register(f"{name}_frame", frame.to_arrow())
+        conn.execute(f"create or replace temp table {name} as select * from {name}_frame")
+        conn.unregister(f"{name}_frame")
+    # Bounds of a plausible row: no charge starts after tomorrow (UTC), no amount beyond the setting.
+    conn.execute(f"create or replace temp macro ingest_max_abs_cost() as {float(settings.max_line_item_cost)!r}::double")
+    conn.execute("create or replace temp macro ingest_latest_charge() as "
+                 "(current_date + interval 1 day)::timestamp")
+    conn.execute(load_sql("billing/create_money_macro"))
+
+
+# The tables' layout: an older warehouse (money as DOUBLE, no delivery column) is rebuilt from the files.
+_SCHEMA_PROBES = (
+    ("focus_billing", "billed_cost", "DECIMAL(38,12)"),
+    ("focus_billing", "billing_period_end", None),
+    ("billing_files", "delivery", None),
+    ("billing_rollup", "billed_cost", "DECIMAL(38,12)"),
+    ("billing_rollup_hourly", "billed_cost", "DECIMAL(38,12)"),
+)
+
+
+def ensure_billing_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    # The rollup tables too, so readers of an ingested-but-not-rolled-up warehouse find them.
+    tables = ("focus_billing", "billing_quarantine", "billing_files", "billing_rollup", "billing_rollup_hourly")
+    existing = {(t, c): typ for t, c, typ in conn.execute(
+        "select table_name, column_name, data_type from information_schema.columns "
+        "where table_schema = current_schema()").fetchall()}
+    present = {t for t, _ in existing}
+    outdated = [t for t, c, typ in _SCHEMA_PROBES
+                if t in present and ((t, c) not in existing or (typ and existing[(t, c)] != typ))]
+    if outdated:
+        log.warning("billing tables are of an older layout (%s): rebuilding them from the files", ", ".join(outdated))
+        for table in tables:
+            conn.execute(f"drop table if exists {table}")
+    for table in tables:
+        conn.execute(load_sql(f"billing/create_{table}"))
+
+
+def _fingerprint(path: Path, settings: IngestSettings) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{settings.fingerprint()}"
+
+
+def _currency_counts(profile: pl.DataFrame) -> Counter:
+    """Rows per currency (upper case). Rows without one (quarantined, or in a file without the
+    column, which takes the reporting currency) do not vote on the reporting currency."""
+    counts: Counter = Counter()
+    for currency, rows in profile.select("billing_currency", "row_count").iter_rows():
+        if currency is not None:
+            counts[currency.upper()] += rows
+    return counts
+
+
+def _reporting_currency(conn, settings: IngestSettings, new_counts: dict[str, Counter],
+                        mtimes: dict[str, int]) -> str:
+    """The setting; else USD when any file bills in USD; else the currency of the first file
+    delivered (oldest mtime). Never the majority: a big file in another currency must not flip it."""
+    if settings.reporting_currency:
+        return settings.reporting_currency.upper()
+    per_file: dict[str, tuple[int, Counter]] = {
+        source_file: (mtime, Counter(json.loads(counts_json)))
+        for source_file, mtime, counts_json in conn.execute(
+            "select source_file, file_mtime_ns, currency_counts from billing_files where currency_counts is not null"
+        ).fetchall()
+        if source_file not in new_counts
+    }
+    per_file |= {f: (mtimes[f], c) for f, c in new_counts.items()}
+    voting = {f: (m, c) for f, (m, c) in per_file.items() if sum(c.values())}
+    if not voting:
+        return "USD"
+    if any("USD" in c for _, c in voting.values()):
+        return "USD"
+    first = min(voting, key=lambda f: (voting[f][0], f))
+    return voting[first][1].most_common(1)[0][0]
+
+
+def ingest_billing_files(
+    conn: duckdb.DuckDBPyConnection,
+    files: list[Path],
+    settings: IngestSettings,
+    full_refresh: bool = False,
+    staging_dir: Path | None = None,
+) -> IngestReport:
+    """Bring the warehouse in line with `files`: load new and changed ones, drop removed ones."""
+    conn.execute("set TimeZone = 'UTC'")
+    ensure_billing_tables(conn)
+    known = dict(conn.execute("select source_file, fingerprint from billing_files").fetchall())
+    present = {str(p): p for p in files}
+    outcomes: list[FileOutcome] = []
+
+    for removed in sorted(set(known) - set(present)):
+        _delete_file(conn, removed)
+        outcomes.append(FileOutcome(removed, "removed"))
+
+    to_load = [p for p in files if full_refresh or known.get(str(p)) != _fingerprint(p, settings)]
+    with tempfile.TemporaryDirectory(prefix="focus-staging-", dir=staging_dir) as staging:
+        report = _ingest(conn, files, to_load, outcomes, settings, Path(staging), staging_dir, full_refresh)
+    report.conversions = _conversions(conn, report.reporting_currency)
+    return report
+
+
+def _conversions(conn, reporting_currency: str | None) -> list[Conversion]:
+    rows = conn.execute(
+        "select billing_currency, exchange_rate, count(*), sum(billed_cost)::double from focus_billing "
+        "where not is_duplicate and billing_currency <> $currency group by all order by 1, 2",
+        {"currency": reporting_currency or ""}).fetchall()
+    return [Conversion(c, float(r), int(n), float(total)) for c, r, n, total in rows]
+
+
+def _empty_file_problem(path: Path) -> str | None:
+    return "is empty (0 bytes): no header, no rows" if path.stat().st_size == 0 else None
+
+
+def _ingest(conn, files, to_load, outcomes, settings, staging: Path, staging_dir, full_refresh) -> IngestReport:
+    # Profile first: the reporting currency depends on the whole bill, not on one file.
+    readable: dict[str, Path] = {}
+    rejects: dict[str, list[CsvReject]] = {}
+    profiles: dict[str, pl.DataFrame] = {}
+    failures: dict[str, str] = {}
+    for path in to_load:
+        source_file = str(path)
+        try:
+            if problem := _empty_file_problem(path):
+                raise FocusFileError(source_file, problem)
+            if file_format(path) == "csv":
+                readable[source_file], rejects[source_file] = stage_csv(conn, path, staging)
+            else:
+                readable[source_file], rejects[source_file] = path, []
+            create_source_view(conn, path, readable[source_file], default_currency=settings.reporting_currency,
+                               rejects=rejects[source_file])
+            profiles[source_file] = _profile(conn, path)
+            if profiles[source_file].is_empty() and not rejects[source_file]:
+                raise FocusFileError(source_file, "has a header but no data rows")
+        except FocusFileError as exc:
+            failures[source_file] = exc.problem
+    counts = {f: _currency_counts(p) for f, p in profiles.items()}
+    currency = _reporting_currency(conn, settings, counts, {str(p): p.stat().st_mtime_ns for p in to_load})
+    previous_currencies = {r[0] for r in conn.execute(
+        "select distinct billing_currency from focus_billing where exchange_rate = 1.0").fetchall()}
+    if previous_currencies and previous_currencies != {currency} and not full_refresh:
+        log.info("reporting currency is now %s (was %s): reloading every file", currency, previous_currencies)
+        reloaded = ingest_billing_files(conn, files, settings, full_refresh=True, staging_dir=staging_dir)
+        # The files removed above are gone before the reload sees them: report them here.
+        return IngestReport(files=outcomes + reloaded.files, reporting_currency=reloaded.reporting_currency)
+
+    for path in to_load:
+        source_file = str(path)
+        if source_file in failures:
+            outcomes.append(_record_failure(conn, path, failures[source_file]))
+            continue
+        try:
+            outcomes.append(_load_file(conn, path, readable[source_file], settings, currency,
+                                       profiles[source_file], counts[source_file], rejects[source_file]))
+        except (FocusFileError, duckdb.Error) as exc:
+            problem = exc.problem if isinstance(exc, FocusFileError) else str(exc).splitlines()[0]
+            outcomes.append(_record_failure(conn, path, problem))
+
+    unchanged = [p for p in files if p not in to_load]
+    outcomes.extend(FileOutcome(str(p), "unchanged") for p in unchanged)
+    if to_load or len(outcomes) > len(unchanged):
+        _mark_duplicates(conn)
+    return IngestReport(files=outcomes, reporting_currency=currency)
+
+
+def _load_file(conn, path: Path, readable: Path, settings: IngestSettings, currency: str,
+               profile: pl.DataFrame, counts: Counter, rejects: list[CsvReject]) -> FileOutcome:
+    source_file = str(path)
+    header, mapping = create_source_view(conn, path, readable, default_currency=currency, rejects=rejects)
+    _register_lookups(conn, profile, settings, currency)
+    conn.execute(load_sql("billing/create_focus_validated_view"))
+    rows_read = int(profile.get_column("row_count").sum()) + len(rejects)
+    params = {"source_file": source_file}
+    conn.begin()
+    try:
+        conn.execute(load_sql("billing/delete_billing_file_rows"), params)
+        conn.execute(load_sql("billing/delete_billing_quarantine_file_rows"), params)
+        accepted = fetch_one(conn, load_sql("billing/insert_focus_billing_from_source"), params)[0]
+        # Counting is a cheap scan; building raw records is not, so only do it when a row failed.
+        quarantined = fetch_one(conn, "select count(*) from focus_validated where not is_valid")[0]
+        if quarantined:
+            quarantined = fetch_one(conn, load_sql("billing/insert_billing_quarantine_from_source"), params)[0]
+        if rejects:
+            conn.executemany(load_sql("billing/insert_billing_quarantine_record"), [
+                params | {"row_number": r.record, "rule": r.rule, "reason": r.message,
+                          "raw_record": json.dumps({"csv_record": r.line})} for r in rejects])
+        # A row dated after tomorrow may be a real charge once that day comes: such a file is read
+        # again next run (its fingerprint never matches) instead of being skipped as unchanged.
+        future = fetch_one(conn, "select count(*) from focus_validated where cps >= ingest_latest_charge()")[0]
+        conn.execute(
+            load_sql("billing/insert_billing_files_entry"),
+            params | {
+                "delivery": delivery_of(path),
+                "file_format": file_format(path),
+                "fingerprint": _fingerprint(path, settings) + (":has-future-rows" if future else ""),
+                "file_mtime_ns": path.stat().st_mtime_ns,
+                "rows_read": rows_read,
+                "currency_counts": json.dumps({str(k): v for k, v in counts.items()}),
+                "missing_optional_columns": ", ".join(mapping.missing_optional),
+                "extra_columns": ", ".join(mapping.extra_columns),
+            },
+        )
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return FileOutcome(source_file, "loaded", rows_read, int(accepted), int(quarantined) + len(rejects))
+
+
+def _record_failure(conn, path: Path, problem: str) -> FileOutcome:
+    # The caller says it (the asset's log, the run summary); here only for debugging without Dagster.
+    log.debug("billing file %s could not be loaded: %s", path, problem)
+    conn.execute(
+        load_sql("billing/update_billing_files_failed"),
+        {"source_file": str(path), "delivery": delivery_of(path), "file_format": file_format(path),
+         "file_mtime_ns": path.stat().st_mtime_ns, "error": problem},
+    )
+    return FileOutcome(str(path), "failed", error=problem)
+
+
+def _delete_file(conn, source_file: str) -> None:
+    params = {"source_file": source_file}
+    conn.begin()
+    conn.execute(load_sql("billing/delete_billing_file_rows"), params)
+    conn.execute(load_sql("billing/delete_billing_quarantine_file_rows"), params)
+    conn.execute(load_sql("billing/delete_billing_files_entry"), params)
+    conn.commit()
+
+
+def _mark_duplicates(conn) -> None:
+    conn.begin()
+    conn.execute(load_sql("billing/update_focus_billing_clear_duplicates"))
+    # Every file that has rows counts, including a failed file whose last good version's rows are kept.
+    if fetch_one(conn, "select count(*) from billing_files where rows_accepted > 0")[0] > 1:
+        conn.execute(load_sql("billing/update_focus_billing_mark_duplicates"))
+    conn.execute(load_sql("billing/update_billing_files_superseded"))
+    conn.commit()

@@ -1,0 +1,181 @@
+"""Control chart, anomaly episodes and the evidence each anomaly's cause is decided on.
+
+The statements are SQL files under lib/detection/sql; this module runs them in order with the
+settings as parameters and hands the evidence to lib/routing/rules.py.
+"""
+
+import math
+import re
+from dataclasses import asdict, dataclass
+
+import duckdb
+import polars as pl
+
+from finops_assets.lib.routing.rules import evidence_json
+from finops_assets.lib.common.sql import load_sql
+
+
+# Resource-days per baseline pass: median/MAD windows hold their frames in memory, so big bills are
+# processed in hash buckets of resources (about 1 GB of DuckDB memory per 2 million resource-days).
+BASELINE_BUCKET_ROWS = 2_000_000
+
+
+@dataclass(frozen=True)
+class DetectionSettings:
+    k_sigma: float = 3.0            # control limit, in robust standard deviations
+    dollar_floor: float = 10.0      # a day must exceed its baseline by at least this much (reporting currency)
+    pct_floor: float = 0.20         # ... and by at least this share
+    std_floor_pct: float = 0.03     # the standard deviation is at least this share of the baseline
+    window_hours: float = 6.0       # deployment correlation window (seed 000: 6 h, 2 to 24 configurable)
+    latent_days: int = 7            # widened window for a gradual rise
+    cost_metric: str = "auto"
+
+    def __post_init__(self):
+        if not 2 <= self.window_hours <= 24:
+            raise ValueError(f"window_hours must be between 2 and 24, got {self.window_hours}")
+        if self.k_sigma <= 0 or self.dollar_floor < 0 or self.pct_floor < 0:
+            raise ValueError("k_sigma must be positive, dollar_floor and pct_floor not negative")
+
+
+def _params(sql: str, values: dict) -> dict:
+    """Only the parameters a statement uses (DuckDB rejects unused named parameters)."""
+    used = set(re.findall(r"\$([a-z_]+)", sql))
+    return {k: v for k, v in values.items() if k in used}
+
+
+def run_statement(conn: duckdb.DuckDBPyConnection, name: str, settings: DetectionSettings) -> None:
+    sql = load_sql(name)
+    conn.execute(sql, _params(sql, asdict(settings)))
+
+
+def select_frame(conn: duckdb.DuckDBPyConnection, name: str, settings: DetectionSettings) -> pl.DataFrame:
+    sql = load_sql(name)
+    return conn.sql(sql, params=_params(sql, asdict(settings)) or None).pl()
+
+
+def build_baselines(conn: duckdb.DuckDBPyConnection, settings: DetectionSettings) -> None:
+    """cost_baselines: every resource-day with its baseline, sigma and flag (replaced as a whole)."""
+    conn.execute(load_sql("detection/create_cost_baselines"))
+    resource_days = conn.sql("select count(*) from billing_rollup where charge_category = 'Usage'").fetchall()[0][0]
+    buckets = max(1, math.ceil(resource_days / BASELINE_BUCKET_ROWS))
+    sql = load_sql("detection/insert_cost_baselines_bucket")
+    for bucket in range(buckets):
+        conn.execute(sql, _params(sql, {**asdict(settings), "buckets": buckets, "bucket": bucket}))
+    run_statement(conn, "detection/update_cost_baselines_new_spend", settings)
+
+
+def build_anomalies(conn: duckdb.DuckDBPyConnection, settings: DetectionSettings) -> None:
+    """cost_anomalies: one row per episode, detected_at refined to the onset hour where the bill is hourly."""
+    run_statement(conn, "detection/create_cost_anomalies", settings)
+    onsets = select_frame(conn, "detection/select_onset_hours", settings)
+    conn.register("onsets_frame", onsets.to_arrow())
+    conn.execute("create or replace table cost_anomaly_onsets as select * from onsets_frame")
+    conn.unregister("onsets_frame")
+    conn.execute(load_sql("detection/update_cost_anomalies_detected_at"))
+    conn.execute(load_sql("detection/update_cost_anomalies_detected_at_new_resources"))
+
+
+def anomaly_evidence(conn: duckdb.DuckDBPyConnection, settings: DetectionSettings) -> pl.DataFrame:
+    """One row per anomaly with everything routing looks at (anomaly, onset shape, bill, traffic)."""
+    conn.execute(load_sql("billing/create_cost_metric_macro"))
+    conn.execute(load_sql("billing/create_billing_cost_basis"))
+    bill = select_frame(conn, "detection/select_anomaly_evidence", settings)
+    traffic = select_frame(conn, "detection/select_traffic_evidence", settings)
+    anomalies = conn.sql("select * from cost_anomalies").pl()
+    onsets = conn.sql("select * from cost_anomaly_onsets").pl()
+    frame = anomalies.join(onsets.drop("onset_hour"), on="anomaly_id", how="left").join(bill, on="anomaly_id", how="left")
+    return frame.join(traffic, on="anomaly_id", how="left")
+
+
+def deployment_candidates(conn: duckdb.DuckDBPyConnection, settings: DetectionSettings) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(context per anomaly: has_repository_map, candidates: deployments that could explain it)."""
+    conn.execute(load_sql("detection/create_cost_anomaly_context"))
+    context = conn.sql("select anomaly_id, has_repository_map from cost_anomaly_context").pl()
+    candidates = select_frame(conn, "detection/select_deployment_candidates", settings)
+    return context, candidates
+
+
+def _replace_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    conn.register(f"{table}_frame", frame.to_arrow())
+    try:
+        conn.execute(f"create or replace table {table} as select * from {table}_frame")
+    finally:
+        conn.unregister(f"{table}_frame")
+
+
+ROUTING_SCHEMA = {"anomaly_id": pl.String, "path": pl.String, "confidence": pl.String, "rationale": pl.String,
+                  "evidence": pl.String, "deployment_id": pl.String}
+CORRELATION_SCHEMA = {"anomaly_id": pl.String, "outcome": pl.String, "deployment_id": pl.String,
+                      "repository": pl.String, "commit_sha": pl.String, "commit_message": pl.String,
+                      "deployed_at": pl.Datetime("us"), "minutes_before_anomaly": pl.Float64,
+                      "confidence": pl.String, "confidence_score": pl.Float64, "rank": pl.Int64,
+                      "same_service": pl.Boolean, "message": pl.String}
+ALERT_SCHEMA = {"anomaly_id": pl.String, "team": pl.String, "department": pl.String, "resource_id": pl.String,
+                "anomaly_date": pl.Date, "likely_cause": pl.String, "confidence": pl.String, "rationale": pl.String,
+                "checklist": pl.String, "excess_cost": pl.Float64, "priority_score": pl.Float64}
+
+
+def route_anomalies(conn: duckdb.DuckDBPyConnection, settings: DetectionSettings) -> dict[str, int]:
+    """routing_decisions, correlated_deployments and unattributed_alerts, replaced as a whole."""
+    from finops_assets.lib.routing.rules import CHECKLISTS, DEPLOYMENT_PATHS, deployment_confidence, rank_candidates, route
+
+    evidence = anomaly_evidence(conn, settings)
+    context, candidates = deployment_candidates(conn, settings)
+    has_map = dict(context.iter_rows())
+    by_anomaly: dict[str, list[dict]] = {}
+    for row in candidates.iter_rows(named=True):
+        by_anomaly.setdefault(row["anomaly_id"], []).append(row)
+
+    decisions, correlations, alerts = [], [], []
+    for a in evidence.iter_rows(named=True):
+        mapped = bool(has_map.get(a["anomaly_id"]))
+        found = by_anomaly.get(a["anomaly_id"], [])
+        decision = route(a, found, mapped, settings.window_hours, settings.latent_days)
+        decisions.append({"anomaly_id": a["anomaly_id"], "path": decision.path, "confidence": decision.confidence,
+                          "rationale": decision.rationale, "evidence": evidence_json(decision.evidence),
+                          "deployment_id": decision.deployment_id})
+        if decision.path in DEPLOYMENT_PATHS or decision.path == "unclassified":
+            correlations += _correlation_rows(a, decision, found, mapped, settings, rank_candidates, deployment_confidence)
+        if decision.path not in DEPLOYMENT_PATHS or decision.deployment_id is None:
+            alerts.append({"anomaly_id": a["anomaly_id"], "team": a["team"], "department": a["department"],
+                           "resource_id": a["resource_id"], "anomaly_date": a["anomaly_date"],
+                           "likely_cause": decision.path, "confidence": decision.confidence,
+                           "rationale": decision.rationale, "checklist": "\n".join(CHECKLISTS[decision.path]),
+                           "excess_cost": a["excess_cost"], "priority_score": a["priority_score"]})
+    _replace_table(conn, "routing_decisions", pl.DataFrame(decisions, schema=ROUTING_SCHEMA))
+    _replace_table(conn, "correlated_deployments", pl.DataFrame(correlations, schema=CORRELATION_SCHEMA))
+    _replace_table(conn, "unattributed_alerts", pl.DataFrame(alerts, schema=ALERT_SCHEMA))
+    return {"routing_decisions": len(decisions), "correlated_deployments": len(correlations),
+            "unattributed_alerts": len(alerts)}
+
+
+def _correlation_rows(a, decision, found, mapped, settings, rank_candidates, deployment_confidence) -> list[dict]:
+    """Seed 000's temporal join, typed: every candidate ranked, or why there is none."""
+    empty = {k: None for k in CORRELATION_SCHEMA}
+    if not mapped:
+        return [{**empty, "anomaly_id": a["anomaly_id"], "outcome": "no_repository_map",
+                 "message": f"team {a['team']} ({a['department']}) has no repository in team_repositories.csv: "
+                            f"add a row '{a['department']},{a['team']},<org/repo>,true' to correlate its deployments"}]
+    limit = settings.latent_days * 1440 if decision.path == "latent_code_change" else settings.window_hours * 60
+    window = [c for c in found if -60 <= c["minutes_before_anomaly"] <= limit]
+    if not window:
+        return [{**empty, "anomaly_id": a["anomaly_id"], "outcome": "no_deployment",
+                 "message": f"no production deployment of team {a['team']}'s repositories within "
+                            f"{limit / 60:.0f} h before the onset"}]
+    ranked = rank_candidates(window)
+    if decision.deployment_id:  # the router's choice is rank 1
+        ranked.sort(key=lambda c: c["deployment_id"] != decision.deployment_id)
+    rows = []
+    for rank, c in enumerate(ranked, start=1):
+        band, score = deployment_confidence(c["minutes_before_anomaly"])
+        rows.append({"anomaly_id": a["anomaly_id"], "outcome": "deployment_found", "deployment_id": c["deployment_id"],
+                     "repository": c["repository"], "commit_sha": c["commit_sha"], "commit_message": c["commit_message"],
+                     "deployed_at": c["deployed_at"], "minutes_before_anomaly": round(c["minutes_before_anomaly"], 1),
+                     "confidence": band, "confidence_score": score, "rank": rank, "same_service": c["same_service"],
+                     "message": None})
+    return rows
+
+
+def build_team_alerts(conn: duckdb.DuckDBPyConnection) -> int:
+    conn.execute(load_sql("detection/create_team_alerts"))
+    return conn.sql("select count(*) from team_alerts").fetchall()[0][0]
