@@ -5,6 +5,7 @@ read back from the tables under test.
 """
 
 import csv
+import gzip
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from finops_assets_tests.billing.test_focus_ingest import MAY_2025, conn, ingest
 def billed_in(*paths: Path) -> Decimal:
     total = Decimal(0)
     for path in paths:
-        with path.open(newline="") as handle:
+        with (gzip.open(path, "rt", newline="") if path.name.endswith(".gz") else path.open(newline="")) as handle:
             total += sum(Decimal(r["BilledCost"]) for r in csv.DictReader(handle))
     return total
 
@@ -37,6 +38,11 @@ def rollup_billed(conn) -> Decimal:
     ("part_0_0002.csv", "part_0_0001.csv"),               # Azure's part_<n>_<m>
     ("cur-report-2.csv.gz", "cur-report-1.csv.gz"),       # legacy CUR assembly parts
     ("export-00002.snappy.parquet", "export-00001.snappy.parquet"),
+    # Spark / Databricks writers: the part number comes first, a job uuid and a chunk after it.
+    ("part-00001-1b2c3d4e-9f0a-4b1c-8d2e-3f4a5b6c7d8e-c000.csv", "part-00000-1b2c3d4e-9f0a-4b1c-8d2e-3f4a5b6c7d8e-c000.csv"),
+    ("part-00002-of-00003.csv", "part-00001-of-00003.csv"),
+    ("bill-2026-11-15-2.csv", "bill-2026-11-15-1.csv"),   # a dated delivery in parts
+    ("myexport_20261101_20261130_00002.csv", "myexport_20261101_20261130_00001.csv"),
 ])
 def test_part_files_of_one_folder_are_one_delivery(tmp_path, name, same_delivery_as):
     assert delivery_of(tmp_path / name) == delivery_of(tmp_path / same_delivery_as)
@@ -47,6 +53,10 @@ def test_part_files_of_one_folder_are_one_delivery(tmp_path, name, same_delivery
     ("bill-2025-05-15.csv", "bill-2025-05-31.csv"),       # month-to-date snapshots: the newer supersedes
     ("20250515.csv", "20250531.csv"),
     ("a_redelivery.csv", "z_month_so_far.csv"),
+    ("bill-2026-11-30-1.csv", "bill-2026-11-15-1.csv"),   # dated snapshots, each in parts
+    ("focus-2026-12-1.csv", "focus-2026-11-1.csv"),
+    ("myexport_20261201_20261231_00001.csv", "myexport_20261101_20261130_00001.csv"),
+    ("2026-11.csv.gz", "2026-11.csv"),                      # a gzipped copy is not a second part
 ])
 def test_dated_or_differently_named_files_are_separate_deliveries(tmp_path, name, other):
     assert delivery_of(tmp_path / name) != delivery_of(tmp_path / other)
@@ -140,3 +150,25 @@ def test_a_hash_collision_never_supersedes_a_different_row(conn, tmp_path):
     _mark_duplicates(conn)
     assert rows(conn, "select source_row from focus_billing where is_duplicate") == [(2,)]
     assert rollup_billed(conn) == Decimal(4 + 4 + 6)
+
+
+@pytest.mark.parametrize("older, newer", [
+    (["bill-2025-05-15-1.csv"], ["bill-2025-05-31-1.csv"]),
+    (["2025-05.csv"], ["2025-05.csv.gz"]),
+])
+def test_a_newer_snapshot_in_parts_or_gzipped_replaces_the_older_one(conn, tmp_path, older, newer):
+    old = [write_csv(tmp_path / n, [line(10, 0, "i-1", cost="50")], mtime=1_000 * 10**9) for n in older]
+    new = [write_csv(tmp_path / n, [line(10, 0, "i-1", cost="60"), line(20, 0, "i-1", cost="3")],
+                     mtime=2_000 * 10**9) for n in newer]
+    ingest(conn, old + new, tmp_path)
+    assert rollup_billed(conn) == billed_in(*new) == Decimal(63)
+
+
+def test_spark_part_files_are_one_delivery_and_nothing_cancels(conn, tmp_path):
+    uuid = "1b2c3d4e-9f0a-4b1c-8d2e-3f4a5b6c7d8e"
+    p0 = write_csv(tmp_path / f"part-00000-{uuid}-c000.csv", [line(1, 0, "r1", cost="100"), line(1, 0, "r2", cost="5")],
+                   mtime=1_000 * 10**9)
+    p1 = write_csv(tmp_path / f"part-00001-{uuid}-c000.csv", [line(1, 0, "r1", cost="100"), line(1, 0, "r3", cost="7")],
+                   mtime=1_001 * 10**9)
+    ingest(conn, [p0, p1], tmp_path)
+    assert rollup_billed(conn) == billed_in(p0, p1) == Decimal(212)

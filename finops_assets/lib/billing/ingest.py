@@ -41,10 +41,15 @@ INGEST_VERSION = 2
 DEFAULT_MAX_LINE_ITEM_COST = 1e9
 # DECIMAL(38, 12) holds 26 integer digits; a larger bound would let one row overflow a day's sum.
 MAX_LINE_ITEM_COST_LIMIT = 1e15
-# A delivery's part files differ only in a trailing part number (part-00001, export-00002, report-3,
-# part_0_0001); a name that ends in a date (2026-11, 2026-11-15, 20261115) is not a part number.
-_PART_SUFFIX = re.compile(r"(?i)(?:[-_. ]?part)?(?:[-_. ]?\d+)+$")
-_ENDS_WITH_DATE = re.compile(r"(?:19|20)\d{2}[-_]?(?:0[1-9]|1[0-2])(?:[-_]?(?:0[1-9]|[12]\d|3[01]))?$")
+# A delivery's part files differ only in their part number: the digits after "part" (part-00001,
+# part_0_0001, Spark's part-00000-<uuid>-c000, part-00001-of-00003) or, failing that, one trailing
+# number (export-00002, report-3, bill-2026-11-15-1). Dates (2026-11, 2026-11-15, 20261115) are
+# never part numbers: they name the delivery.
+_DATE = re.compile(r"(?<!\d)(?:19|20)\d{2}(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?"
+                   r"|_(?:0[1-9]|1[0-2])(?:_(?:0[1-9]|[12]\d|3[01]))?"
+                   r"|(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])?)(?!\d)")
+_PART_NUMBER = re.compile(r"(part)[-_. ]?\d+(?:[-_.]\d+(?![a-z\d]))*(?![a-z\d])")
+_TRAILING_NUMBER = re.compile(r"[-_. ]\d+$")
 _CSV_DELIMITERS = (",", ";", "\t", "|")
 # DuckDB's CSV reader error types -> our quarantine rules.
 _CSV_REJECT_RULES = {
@@ -133,16 +138,20 @@ def discover_billing_files(billing_dir: Path, refused: list[str] | None = None) 
 
 
 def delivery_of(path: Path) -> str:
-    """The delivery a file belongs to: its folder and its name without a trailing part number, so
-    part-00001.csv and part-00002.csv are one delivery, and 2026-10.csv and 2026-11.csv are two."""
+    """The delivery a file belongs to: its folder and its name without the part number, so
+    part-00001.csv and part-00002.csv are one delivery, and 2026-10.csv and 2026-11.csv are two. The
+    format stays in the name: 2026-11.csv and its gzipped copy 2026-11.csv.gz are two deliveries
+    (the newer supersedes the older), never parts of one (which would count both)."""
     name = path.name.lower()
-    for suffix in (".csv.gz", ".csv", ".snappy.parquet", ".gz.parquet", ".parquet"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    if not _ENDS_WITH_DATE.search(name):
-        name = _PART_SUFFIX.sub("", name)
-    return f"{path.parent}/{name}"
+    dates: list[str] = []
+    masked = _DATE.sub(lambda m: dates.append(m.group(0)) or f"\x00{len(dates) - 1}\x00", name)
+    stem, dot, suffix = masked.partition(".")
+    if _PART_NUMBER.search(stem):
+        stem = _PART_NUMBER.sub(r"\1#", stem)
+    else:
+        stem = _TRAILING_NUMBER.sub("", stem)
+    key = re.sub("\x00(\\d+)\x00", lambda m: dates[int(m.group(1))], stem + dot + suffix)
+    return f"{path.parent}/{key}"
 
 
 def file_format(path: Path) -> str:
