@@ -109,3 +109,66 @@ def test_gitignore_rules_follow_git_precedence_across_nested_files():
     assert rules.ignores("sub/local/a.py") and not rules.ignores("local/a.py")
     # a .gitignore cannot un-secret the fixed patterns
     assert is_secret_path("sub/.env", GitignoreRules.from_files({"sub/.gitignore": "!.env\n"}))
+
+
+# .gitignore files and paths whose verdict is compared with `git check-ignore` on a real repository, both ways.
+CHECK_IGNORE_GITIGNORES = {
+    ".gitignore": "/build\n*.tmp\nlogs/\n!logs/keep.txt\nvendor/**\n!vendor/keep.txt\nout\n!out/x.txt\n"
+                  "a/**/gen/\n",
+    ".config/.gitignore": "local.yaml\n",                 # a .gitignore inside a dot-folder
+    "deep/.gitignore": "conf/\n!conf/app.yaml\n",         # a re-include below an excluded folder does nothing
+    "deep/sub/.gitignore": "!*.tmp\n",                    # a re-include of a file whose folder is not excluded works
+    ".hidden/.deeper/.gitignore": "*.yaml\n!keep.yaml\n",
+}
+CHECK_IGNORE_PATHS = [
+    ".config/local.yaml", ".config/other.yaml", "deep/conf/app.yaml", "deep/conf/x.yaml", "deep/app.yaml",
+    "deep/conf.yaml", "logs/keep.txt", "logs/a.txt", "vendor/keep.txt", "vendor/a/b.txt", "vendor/a/keep.txt",
+    "deep/sub/x.tmp", "x.tmp", "build/x.py", "src/build/x.py", "out/x.txt", "src/out/y.txt", "a/b/gen/f.py",
+    "a/gen/f.py", "gen/f.py", ".hidden/.deeper/a.yaml", ".hidden/.deeper/keep.yaml", ".hidden/b.yaml",
+]
+
+
+def test_gitignore_rules_agree_with_git_check_ignore_both_ways(tmp_path):
+    from finops_assets.lib.codehost.host import GitignoreRules
+
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "--quiet")
+    for path, text in {**CHECK_IGNORE_GITIGNORES, **{p: "x\n" for p in CHECK_IGNORE_PATHS}}.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(text)
+    result = subprocess.run(["git", "check-ignore", "--no-index", "--stdin"], cwd=repo, capture_output=True,
+                            text=True, input="\n".join(CHECK_IGNORE_PATHS) + "\n")
+    by_git = set(result.stdout.split())
+    assert {".config/local.yaml", "deep/conf/app.yaml", "vendor/a/keep.txt"} <= by_git   # the cases that matter
+    assert {"vendor/keep.txt", "deep/sub/x.tmp", ".hidden/.deeper/keep.yaml"}.isdisjoint(by_git)
+
+    rules = GitignoreRules.from_files(CHECK_IGNORE_GITIGNORES)
+    assert {p for p in CHECK_IGNORE_PATHS if rules.ignores(p)} == by_git
+
+
+def test_gitignore_paths_keeps_gitignores_in_dot_folders():
+    from finops_assets.lib.codehost.host import gitignore_paths
+
+    assert gitignore_paths([".config/.gitignore", ".gitignore", "other/.gitignore"], (".config/local.yaml",)) == [
+        ".config/.gitignore", ".gitignore"]
+
+
+def test_a_gitignore_in_a_dot_folder_and_an_excluded_parent_folder_are_obeyed(world):
+    repo, host = world
+    write(repo, {".config/.gitignore": "local.yaml\n", "deep/.gitignore": "conf/\n!conf/app.yaml\n"})
+    git(repo, "commit", "--quiet", "-m", "ignore rules")
+    write(repo, {".config/local.yaml": f"token: {MARKER}\n", "deep/conf/app.yaml": f"password: {MARKER}\n",
+                 ".config/other.yaml": "ordinary: 1\n", "deep/app.yaml": "ordinary: 1\n"})
+    git(repo, "commit", "--quiet", "-m", "force-added")
+    sha = git(repo, "rev-parse", "HEAD")
+
+    diff = host.commit_diff(REPO, sha)
+
+    assert sorted(diff.withheld_files) == [".config/local.yaml", "deep/conf/app.yaml"]
+    assert sorted(diff.paths) == [".config/other.yaml", "deep/app.yaml"]
+    assert MARKER not in diff.text
+    for path in (".config/local.yaml", "deep/conf/app.yaml"):
+        with pytest.raises(CodeHostError, match="ignored"):
+            host.file_at(REPO, sha, path)
+    assert host.file_at(REPO, sha, "deep/app.yaml") == "ordinary: 1\n"

@@ -38,20 +38,55 @@ class FileDiff:
     old_path: str | None = None   # a rename's or copy's source: a secret source makes the file secret
 
 
+def folder_of(path: str) -> str:
+    """The folder of a repository path, '' for the root. (Not `str(parent).removeprefix('.')`: that turned the
+    folder `.config` into `config`, so a .gitignore inside a dot-folder was never applied.)"""
+    parent = str(PurePosixPath(path).parent)
+    return "" if parent == "." else parent
+
+
+def _matches_folder(pattern, relative_folder: str) -> bool:
+    """Does a .gitignore line match the folder `relative_folder` itself (not only what is inside it)?
+    pathspec matches 'conf/**' against 'conf/', but git's `conf/**` (and `conf/**/`) matches only what is inside
+    conf, never conf itself, so those are skipped here."""
+    text = pattern.pattern.rstrip("/") if isinstance(pattern.pattern, str) else ""
+    if text.endswith("/**"):
+        return False
+    return bool(pattern.regex.match(relative_folder + "/"))
+
+
 @dataclass(frozen=True)
 class GitignoreRules:
     """Every .gitignore of a tree, with git's precedence: a pattern applies below its file's folder, the
-    last matching line of a file wins, and a deeper .gitignore overrides a shallower one."""
+    last matching line of a file wins, a deeper .gitignore overrides a shallower one, and a file inside an
+    ignored folder is ignored whatever a later `!pattern` says (git never looks inside an excluded folder:
+    "it is not possible to re-include a file if a parent directory of that file is excluded")."""
     specs: tuple[tuple[str, pathspec.GitIgnoreSpec], ...] = ()   # (folder, patterns), shallowest first
 
     @classmethod
     def from_files(cls, files: dict[str, str]) -> "GitignoreRules":
         """`files`: each .gitignore's path in the repository -> its text."""
-        folders = sorted(((str(PurePosixPath(p).parent).removeprefix("."), text) for p, text in files.items()),
+        folders = sorted(((folder_of(p), text) for p, text in files.items()),
                          key=lambda item: (item[0].count("/") + bool(item[0]), item[0]))
         return cls(tuple((folder, pathspec.GitIgnoreSpec.from_lines(text.splitlines())) for folder, text in folders))
 
+    def _folder_ignored(self, folder_path: str) -> bool:
+        """The folder itself is excluded by the .gitignore files of the folders above it."""
+        decision = None
+        for folder, spec in self.specs:
+            if folder and not folder_path.startswith(folder + "/"):
+                continue   # a .gitignore applies inside its own folder only (not to that folder itself)
+            relative = folder_path[len(folder) + 1:] if folder else folder_path
+            for pattern in spec.patterns:
+                if pattern.include is not None and _matches_folder(pattern, relative):
+                    decision = pattern.include
+        return bool(decision)
+
     def ignores(self, path: str) -> bool:
+        parts = path.split("/")
+        for depth in range(1, len(parts)):   # shallowest ancestor first, as git walks the tree
+            if self._folder_ignored("/".join(parts[:depth])):
+                return True
         decision = None
         for folder, spec in self.specs:
             if folder and not path.startswith(folder + "/"):
@@ -67,7 +102,7 @@ def gitignore_paths(tree_paths, wanted: tuple[str, ...] | None = None) -> list[s
     if wanted is None:
         return found
     folders = {""} | {str(parent) for p in wanted for parent in PurePosixPath(p).parents if str(parent) != "."}
-    return [p for p in found if str(PurePosixPath(p).parent).removeprefix(".") in folders]
+    return [p for p in found if folder_of(p) in folders]
 
 
 @dataclass(frozen=True)
