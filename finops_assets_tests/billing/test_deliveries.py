@@ -6,6 +6,7 @@ read back from the tables under test.
 
 import csv
 import gzip
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -172,3 +173,33 @@ def test_spark_part_files_are_one_delivery_and_nothing_cancels(conn, tmp_path):
                    mtime=1_001 * 10**9)
     ingest(conn, [p0, p1], tmp_path)
     assert rollup_billed(conn) == billed_in(p0, p1) == Decimal(212)
+
+
+@pytest.mark.parametrize("old_tags, new_tags", [
+    ('{"team":"a","env":"prod"}', '{"env":"prod","team":"a"}'),   # key order
+    ('{"team": "a"}', '{"team":"a"}'),                              # spacing
+    ("", "{}"),                                                     # no tags, two spellings
+    ("{}", "NULL"),
+])
+def test_a_restatement_with_the_same_tags_written_differently_replaces_the_old_row(conn, tmp_path, old_tags, new_tags):
+    old = write_csv(tmp_path / "2025-05.csv", [line(10, 0, "i-1", cost="50", Tags=old_tags)], mtime=1_000 * 10**9)
+    new = write_csv(tmp_path / "2025-05-restated.csv", [line(10, 0, "i-1", cost="60", Tags=new_tags)],
+                    mtime=2_000 * 10**9)
+    ingest(conn, [old, new], tmp_path)
+    assert rollup_billed(conn) == billed_in(new) == Decimal(60)
+
+
+def test_a_restatement_delivered_as_parquet_with_map_tags_replaces_the_csv(conn, tmp_path):
+    import duckdb as scratch_db
+
+    old = write_csv(tmp_path / "2025-05.csv", [line(10, 0, "i-1", cost="50", Tags='{"team": "a", "env": "prod"}')],
+                    mtime=1_000 * 10**9)
+    staged = write_csv(tmp_path / "staged.csv", [line(10, 0, "i-1", cost="60")])
+    new = tmp_path / "2025-05-restated.parquet"
+    with scratch_db.connect() as scratch:
+        scratch.execute(f"copy (select * replace (map {{'env': 'prod', 'team': 'a'}} as Tags) from read_csv('{staged}', "
+                        f"all_varchar = true)) to '{new}' (format parquet)")
+    staged.unlink()
+    os.utime(new, ns=(2_000 * 10**9, 2_000 * 10**9))
+    ingest(conn, [old, new], tmp_path)
+    assert rollup_billed(conn) == Decimal(60)

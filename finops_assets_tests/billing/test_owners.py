@@ -116,4 +116,15 @@ def test_normalize_tag_key_reports_the_prefix():
 
 
 def test_owner_is_a_plain_value():
-    assert resolve_owner('{"team": "a", "department": "b"}', DEFAULTS) == Owner("b", "a")
+    assert resolve_owner('{"team": "a", "department": "b"}', DEFAULTS) == \
+        Owner("b", "a", canonical='{"department":"b","team":"a"}')
+
+
+@pytest.mark.parametrize("text", ['{"env":"prod","team":"a"}', '{ "team" : "a", "env": "prod" }'])
+def test_tags_written_two_ways_have_one_canonical_form(text):
+    assert resolve_owner(text, DEFAULTS).canonical == '{"env":"prod","team":"a"}'
+
+
+@pytest.mark.parametrize("text", [None, "", "  ", "{}"])
+def test_no_tags_in_any_spelling_is_no_tags(text):
+    assert resolve_owner(text, DEFAULTS).canonical is None

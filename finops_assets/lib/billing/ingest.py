@@ -296,8 +296,10 @@ def _register_lookups(conn, profile: pl.DataFrame, settings: IngestSettings, rep
             "department": [o.department for o in owners],
             "team": [o.team for o in owners],
             "tags_error": [o.error for o in owners],
+            "tags_canonical": [o.canonical for o in owners],
         },
-        schema={"tags": pl.String, "department": pl.String, "team": pl.String, "tags_error": pl.String},
+        schema={"tags": pl.String, "department": pl.String, "team": pl.String, "tags_error": pl.String,
+                "tags_canonical": pl.String},
     )
     rates: dict[str, float | None] = {c.upper(): r for c, r in settings.exchange_rates.items()}
     refused = {c.upper(): why for c, why in settings.refused_exchange_rates.items()}

@@ -44,6 +44,9 @@ class Owner:
     department: str
     team: str
     error: str | None = None  # set when Tags is present but not a JSON object
+    # The Tags as stored: canonical JSON (sorted keys, no spaces), None for no tags ('', {}, null), so
+    # the same tags written two ways (key order, spacing, a Parquet map) are one line item's identity.
+    canonical: str | None = None
 
 
 def _pick(tags: dict[str, tuple[str, bool]], keys: tuple[str, ...]) -> str | None:
@@ -60,9 +63,9 @@ def resolve_owner(tags_text: str | None, rules: OwnerRules) -> Owner:
     try:
         parsed = json.loads(tags_text)
     except (json.JSONDecodeError, TypeError) as exc:
-        return Owner(UNALLOCATED, UNALLOCATED, f"Tags is not valid JSON ({exc.msg} at char {exc.pos})")
+        return Owner(UNALLOCATED, UNALLOCATED, f"Tags is not valid JSON ({exc.msg} at char {exc.pos})", tags_text)
     if not isinstance(parsed, dict):
-        return Owner(UNALLOCATED, UNALLOCATED, f"Tags must be a JSON object, got {type(parsed).__name__}")
+        return Owner(UNALLOCATED, UNALLOCATED, f"Tags must be a JSON object, got {type(parsed).__name__}", tags_text)
     normalized: dict[str, tuple[str, bool]] = {}
     for raw_key, raw_value in parsed.items():
         if raw_value is None:
@@ -77,4 +80,5 @@ def resolve_owner(tags_text: str | None, rules: OwnerRules) -> Owner:
     return Owner(
         department=_pick(normalized, rules.department_keys) or UNALLOCATED,
         team=_pick(normalized, rules.team_keys) or UNALLOCATED,
+        canonical=json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False) if parsed else None,
     )

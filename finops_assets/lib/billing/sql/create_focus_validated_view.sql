@@ -46,7 +46,8 @@ typed as (
         r.refused_reason as rate_refused_reason,
         o.department,
         o.team,
-        o.tags_error
+        o.tags_error,
+        o.tags_canonical
     from parsed s
     left join tag_owners o on o.tags is not distinct from s.tags
     left join currency_rates r on r.currency = upper(s.billing_currency)

@@ -8,7 +8,7 @@ select
          charge_class, charge_frequency_c, charge_description, pricing_category, service_category, service_name,
          sku_id, sku_price_id, resource_id, resource_name, resource_type, region_id, availability_zone,
          commitment_discount_id, commitment_discount_status, commitment_discount_type, currency_c,
-         pricing_quantity_d, pricing_unit, consumed_quantity_d, consumed_unit, tags) as row_key,
+         pricing_quantity_d, pricing_unit, consumed_quantity_d, consumed_unit, tags_canonical) as row_key,
     false as is_duplicate,
     cps as charge_period_start,
     cpe as charge_period_end,
@@ -35,6 +35,6 @@ select
     pricing_unit,
     consumed_quantity_d as consumed_quantity,
     consumed_unit,
-    tags
+    tags_canonical as tags  -- canonical JSON (owners.py), the raw text stays in quarantine records
 from focus_validated
 where is_valid
