@@ -191,3 +191,14 @@ def test_a_warehouse_of_the_old_layout_is_rebuilt_from_the_files(conn, tmp_path)
     assert rows(conn, "select data_type from information_schema.columns "
                       "where table_name = 'focus_billing' and column_name = 'billed_cost'") == [("DECIMAL(38,12)",)]
     assert daily_billed(conn) == Decimal("0.30")
+
+
+def test_a_purchase_without_effective_cost_in_an_amortized_export_is_not_counted_twice(conn, tmp_path):
+    usage = [line(1, h, "i-1", cost="10", EffectiveCost="8") for h in range(4)]
+    purchases = [line(1, 0, "ri-1", cost="1200", EffectiveCost="", ChargeCategory="Purchase"),
+                 line(1, 0, "ri-2", cost="1200", EffectiveCost="0", ChargeCategory="Purchase")]
+    ingest(conn, [write_csv(tmp_path / "bill.csv", usage + purchases)], tmp_path)
+    assert daily_billed(conn) == Decimal(2440)
+    assert rows(conn, "select effective_cost_trusted from billing_cost_basis") == [(True,)]
+    assert dict(rows(conn, "select resource_id, sum(cost) from billing_rollup group by 1")) == \
+        {"i-1": Decimal(32), "ri-1": Decimal(0), "ri-2": Decimal(0)}

@@ -13,7 +13,7 @@ select
     sum(billed_cost) as billed_cost,
     sum(effective_cost) as effective_cost,
     sum(list_cost) as list_cost,
-    sum(cost_metric($cost_metric, billed_cost, effective_cost, list_cost, b.effective_cost_trusted)) as cost,
+    sum(cost_metric($cost_metric, billed_cost, effective_cost, list_cost, b.effective_cost_trusted, charge_category)) as cost,
     sum(consumed_quantity) as consumed_quantity,
     count(*) as line_items
 from focus_billing f

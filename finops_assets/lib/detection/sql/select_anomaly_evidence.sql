@@ -9,7 +9,7 @@ with rows as (
         f.charge_period_start >= a.detected_at - interval 72 hour as recent,
         f.charge_period_start < a.detected_at - interval 6 day as week_before,
         f.pricing_quantity, f.consumed_quantity, f.list_cost::double as list_cost,
-        cost_metric($cost_metric, f.billed_cost, f.effective_cost, f.list_cost, b.effective_cost_trusted)::double as cost,
+        cost_metric($cost_metric, f.billed_cost, f.effective_cost, f.list_cost, b.effective_cost_trusted, f.charge_category)::double as cost,
         f.commitment_discount_id is not null or lower(coalesce(f.pricing_category, '')) = 'committed' as committed,
         f.sku_id, f.sku_price_id, f.resource_type, f.service_category,
         f.provider_name, f.publisher_name, f.host_provider_name
