@@ -202,3 +202,24 @@ def test_a_purchase_without_effective_cost_in_an_amortized_export_is_not_counted
     assert rows(conn, "select effective_cost_trusted from billing_cost_basis") == [(True,)]
     assert dict(rows(conn, "select resource_id, sum(cost) from billing_rollup group by 1")) == \
         {"i-1": Decimal(32), "ri-1": Decimal(0), "ri-2": Decimal(0)}
+
+
+@pytest.mark.parametrize("sql_type, text, expected", [
+    ("decimal(38, 12)", "123456789.987654321987", "123456789.987654321987"),
+    ("decimal(18, 4)", "1234.5678", "1234.5678"),
+    ("float", "123456.78", "123456.78"),      # float32: its own shortest text, not the widened double
+    ("double", "98765.4321", "98765.4321"),
+    ("double", "0.1", "0.1"),
+])
+def test_typed_parquet_money_keeps_what_the_file_wrote(conn, tmp_path, sql_type, text, expected):
+    import duckdb as scratch_db
+
+    staged = write_csv(tmp_path / "staged.csv", [line(1 + h // 24 % 28, h % 24, f"r-{h}", cost=text) for h in range(1000)])
+    path = tmp_path / "bill.parquet"
+    with scratch_db.connect() as scratch:
+        scratch.execute(f"copy (select * replace (BilledCost::{sql_type} as BilledCost, EffectiveCost::{sql_type} as "
+                        f"EffectiveCost, ListCost::{sql_type} as ListCost) from read_csv('{staged}', all_varchar = true)) "
+                        f"to '{path}' (format parquet)")
+    staged.unlink()
+    ingest(conn, [path], tmp_path)
+    assert daily_billed(conn) == Decimal(expected) * 1000
