@@ -172,3 +172,91 @@ def test_a_gitignore_in_a_dot_folder_and_an_excluded_parent_folder_are_obeyed(wo
         with pytest.raises(CodeHostError, match="ignored"):
             host.file_at(REPO, sha, path)
     assert host.file_at(REPO, sha, "deep/app.yaml") == "ordinary: 1\n"
+
+
+# ---- regular files only: symlinks and submodules are neither read nor written --------------------------------
+def add_special_entries(repo: Path) -> str:
+    """ops/current.yaml -> limits.yaml (a symlink), linked -> ops (a symlink to a folder), vendor/lib (a
+    submodule), next to the regular ops/limits.yaml; returns the commit."""
+    write(repo, {"ops/limits.yaml": "max: 10\n"})
+    (repo / "ops" / "current.yaml").symlink_to("limits.yaml")
+    (repo / "linked").symlink_to("ops")
+    git(repo, "add", "ops/current.yaml", "linked")
+    head = git(repo, "rev-parse", "HEAD")
+    git(repo, "update-index", "--add", "--cacheinfo", f"160000,{head},vendor/lib")
+    git(repo, "commit", "--quiet", "-m", "special entries")
+    assert git(repo, "ls-tree", "HEAD", "--", "ops/current.yaml").split()[0] == "120000"
+    return git(repo, "rev-parse", "HEAD")
+
+
+def test_symlinks_and_submodules_are_never_read(world):
+    repo, host = world
+    sha = add_special_entries(repo)
+
+    assert host.file_at(REPO, sha, "ops/limits.yaml") == "max: 10\n"
+    with pytest.raises(CodeHostError, match=r"ops/current\.yaml is a symlink \(git mode 120000\)"):
+        host.file_at(REPO, sha, "ops/current.yaml")
+    with pytest.raises(CodeHostError, match=r"vendor/lib is a submodule \(git mode 160000\)"):
+        host.file_at(REPO, sha, "vendor/lib")
+    with pytest.raises(CodeHostError, match=r"linked/limits\.yaml is below linked, which is a symlink"):
+        host.file_at(REPO, sha, "linked/limits.yaml")
+    with pytest.raises(CodeHostError, match=r"ops is a directory"):
+        host.file_at(REPO, sha, "ops")
+
+
+def test_a_committed_symlink_is_never_retargeted_by_a_pull_request(world):
+    """The reviewer's case: the patch -limits.yaml / +/home/runner/.aws/credentials passes the plan and
+    applies as text; the host refuses to write a non-regular file, so no branch appears."""
+    from finops_assets.lib.analysis.patches import apply_patch
+    from finops_assets.lib.pull_requests.plan import plan_pull_request
+
+    repo, host = world
+    sha = add_special_entries(repo)
+    patch = "--- a/ops/current.yaml\n+++ b/ops/current.yaml\n@@ -1 +1 @@\n-limits.yaml\n+/home/runner/.aws/credentials\n"
+    analysis = {"cause_found": True, "confidence": "high", "fix_patch": patch, "repository": REPO,
+                "anomaly_id": "a1", "offending_file": "ops/current.yaml", "commit_sha": sha, "cause_description": "x",
+                "reasoning": "x", "analyzer": "rule"}
+    plan = plan_pull_request(analysis, {}, "Dana", {REPO}, "id1")
+    new_text = apply_patch("limits.yaml\n", patch, plan.path)
+
+    for path in ("ops/current.yaml", "vendor/lib", "linked/limits.yaml"):
+        with pytest.raises(CodeHostError, match="symlink|submodule"):
+            host.open_draft_pull_request(REPO, sha, f"finops/cost-fix-{path.replace('/', '-')}", path, new_text,
+                                         plan.title, plan.body)
+    assert git(repo, "branch", "--list", "finops/*") == ""
+    record = host.open_draft_pull_request(REPO, sha, "finops/cost-fix-ok", "ops/limits.yaml", "max: 20\n", "t", "b")
+    assert git(repo, "ls-tree", record.head_sha, "--", "ops/limits.yaml").split()[0] == "100644"
+    assert git(repo, "ls-tree", record.head_sha, "--", "ops/current.yaml").split()[0] == "120000"   # untouched
+
+
+def test_github_host_refuses_symlinks_when_the_tree_listing_is_truncated_and_on_a_reused_branch(tmp_path):
+    repo = tmp_path / "svc"
+    repo.mkdir()
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    write(repo, {"README.md": "svc\n"})
+    git(repo, "commit", "--quiet", "-m", "init")
+    sha = add_special_entries(repo)
+    # an interrupted run left finops/reuse where ops/limits.yaml became a symlink out of the repository
+    (repo / "ops" / "limits.yaml").unlink()
+    (repo / "ops" / "limits.yaml").symlink_to("/home/runner/.aws/credentials")
+    git(repo, "add", "ops/limits.yaml")
+    git(repo, "commit", "--quiet", "-m", "retarget")
+    git(repo, "branch", "finops/reuse")
+    git(repo, "reset", "--quiet", "--hard", sha)
+    with GitHubStandIn() as server:
+        server.add_repository(REPO, repo)
+        host = GitHubCodeHost("t", base_url=server.base_url, retries=0, backoff_factor=0.001, timeout=5,
+                              seconds_between_requests=None, seconds_between_writes=None)
+        with pytest.raises(CodeHostError, match="refusing to write ops/limits.yaml on finops/reuse: it is a symlink"):
+            host.open_draft_pull_request(REPO, sha, "finops/reuse", "ops/limits.yaml", "max: 20\n", "t", "b")
+        server.truncate_trees = True
+        host = GitHubCodeHost("t", base_url=server.base_url, retries=0, backoff_factor=0.001, timeout=5,
+                              seconds_between_requests=None, seconds_between_writes=None)
+        with pytest.raises(CodeHostError, match=r"ops/current\.yaml is a symlink"):
+            host.file_at(REPO, sha, "ops/current.yaml")
+        with pytest.raises(CodeHostError, match=r"below linked, which is a symlink"):
+            host.file_at(REPO, sha, "linked/limits.yaml")
+        with pytest.raises(CodeHostError, match=r"vendor/lib is a submodule"):
+            host.open_draft_pull_request(REPO, sha, "finops/sub", "vendor/lib", "x\n", "t", "b")
+        assert host.file_at(REPO, sha, "ops/limits.yaml") == "max: 10\n"
+        assert [w["path"] for w in server.writes] == []

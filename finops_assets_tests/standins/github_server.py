@@ -88,6 +88,7 @@ class GitHubStandIn:
         self.requests: list[RecordedRequest] = []
         self.writes: list[dict] = []
         self.installation_token = "ghs_standin_installation_token"
+        self.truncate_trees = False            # recursive tree listings answer `truncated: true` (a huge tree)
         self._faults: list[_Fault] = []
         self._ids = iter(range(1000, 10**9))
         self._lock = threading.RLock()
@@ -251,6 +252,20 @@ class GitHubStandIn:
             object_sha = git(repo.path, "rev-parse", f"{sha}:{path}").strip()
         except ApiError:
             raise ApiError(404, "Not Found") from None
+        listing = git(repo.path, "ls-tree", sha, "--", path).split(None, 3) if path else []
+        if listing and listing[0] == "160000":   # GitHub: a submodule is described, never read
+            return {**self._content_entry(repo, path, object_sha, "blob"), "type": "submodule",
+                    "submodule_git_url": f"https://github.example/{path}.git"}
+        if listing and listing[0] == "120000":
+            # GitHub: "if the symlink's target is a normal file in the repository, the API responds with the
+            # content of the file. Otherwise, the API responds with an object describing the symlink itself."
+            target = subprocess.run(["git", "cat-file", "blob", object_sha], cwd=repo.path, capture_output=True,
+                                    check=True).stdout.decode("utf-8", errors="replace")
+            resolved = os.path.normpath(os.path.join(os.path.dirname(path), target))
+            kind = rev(repo.path, f"{sha}:{resolved}") and git(repo.path, "cat-file", "-t", f"{sha}:{resolved}").strip()
+            if target.startswith("/") or resolved.startswith("..") or kind != "blob":
+                return {**self._content_entry(repo, path, object_sha, "blob"), "type": "symlink", "target": target}
+            return self._contents(repo, resolved, sha)
         if git(repo.path, "cat-file", "-t", object_sha).strip() == "tree":
             lines = git(repo.path, "ls-tree", object_sha).splitlines()
             listing = (line.replace("\t", " ").split(" ", 3) for line in lines)   # mode, type, sha, name
@@ -295,8 +310,14 @@ class GitHubStandIn:
                        "url": f"{self.base_url}/repos/{repo.full_name}/git/commits/{commit}"}}, {}
 
     def _tree(self, repo: _Repo, ref: str, query: dict) -> dict:
-        tree = git(repo.path, "rev-parse", "--verify", f"{self._resolve(repo, ref)}^{{tree}}").strip()
+        try:   # a commit, a branch or a tree sha (as GitHub's /git/trees/{tree_sha} takes)
+            tree = git(repo.path, "rev-parse", "--verify", f"{ref}^{{tree}}").strip()
+        except ApiError:
+            raise ApiError(404, "Not Found") from None
         recursive = ["-r", "-t"] if query.get("recursive") not in (None, "", "0", "false") else []
+        if recursive and self.truncate_trees:
+            return {"sha": tree, "url": f"{self.base_url}/repos/{repo.full_name}/git/trees/{tree}", "tree": [],
+                    "truncated": True}
         entries = []
         for line in git(repo.path, "ls-tree", "-z", *recursive, tree).split("\0"):
             if line:

@@ -25,7 +25,8 @@ from github.Repository import Repository
 from urllib3.util import Retry
 
 from finops_assets.lib.codehost.host import (CodeHostError, CommitDiff, FileDiff, GitignoreRules, PullRequestRecord,
-                                         gitignore_paths, guard_diff, is_secret_file, is_secret_path)
+                                             check_regular_file, gitignore_paths, guard_diff, is_secret_file,
+                                             is_secret_path)
 from finops_assets.lib.analysis.patches import PatchError, check_patchable
 from finops_assets.lib.deployments.repository_names import RepositoryNameError, validate_repository
 
@@ -102,6 +103,7 @@ class GitHubCodeHost:
         auth = _github_auth(token, app_id, private_key, installation_id)
         self.retries = retries
         self._gitignore_files: dict[tuple[str, str], list[str] | None] = {}
+        self._trees: dict[tuple[str, str], dict[str, tuple[str, str]] | None] = {}   # path -> (mode, blob sha)
         self._texts: dict[tuple[str, str, str], str | None] = {}
         # 5xx only, and only on idempotent methods (urllib3's default): a POST that failed with 502 may
         # have happened, and the PR flow below re-checks before creating instead.
@@ -137,15 +139,43 @@ class GitHubCodeHost:
             return None
         return content.decoded_content.decode("utf-8", errors="replace")
 
+    def _tree(self, repo: Repository, ref: str) -> dict[str, tuple[str, str]] | None:
+        """Every entry of the commit's tree, path -> (git mode, object sha), from one recursive listing kept for
+        this host's lifetime (a commit does not change); None when GitHub truncated the listing (a huge tree)."""
+        key = (repo.full_name, ref)
+        if key not in self._trees:
+            tree = repo.get_git_tree(ref, recursive=True)
+            self._trees[key] = None if tree.raw_data.get("truncated") else {e.path: (e.mode, e.sha) for e in tree.tree}
+        return self._trees[key]
+
+    def _modes(self, repo: Repository, ref: str, path: str) -> dict[str, str]:
+        """The git mode of `path` and of every folder above it that exists at `ref` (see check_regular_file).
+        From the recursive listing, or, when that was truncated, one tree request per folder level."""
+        parts = path.split("/")
+        wanted = ["/".join(parts[:depth]) for depth in range(1, len(parts) + 1)]
+        listing = self._tree(repo, ref)
+        if listing is not None:
+            return {p: listing[p][0] for p in wanted if p in listing}
+        modes, tree_sha = {}, ref
+        for depth, name in enumerate(parts, 1):
+            entry = next((e for e in repo.get_git_tree(tree_sha).tree if e.path == name), None)
+            if entry is None:
+                break
+            modes["/".join(parts[:depth])] = entry.mode
+            if entry.type != "tree":
+                break
+            tree_sha = entry.sha
+        return modes
+
     def _gitignore(self, repo: Repository, ref: str, paths: list[str]) -> GitignoreRules:
         """The rules of every .gitignore in a folder above any of `paths`: one tree listing per commit tells
         which exist (kept for this host's lifetime, as are their texts: a commit does not change)."""
         key = (repo.full_name, ref)
         if key not in self._gitignore_files:
-            tree = repo.get_git_tree(ref, recursive=True)
+            listing = self._tree(repo, ref)
             # A huge tree is listed partially: then every candidate folder is asked for instead.
-            self._gitignore_files[key] = None if tree.raw_data.get("truncated") else gitignore_paths(
-                [e.path for e in tree.tree if e.type == "blob"])
+            self._gitignore_files[key] = None if listing is None else gitignore_paths(
+                [p for p, (mode, _sha) in listing.items() if mode in ("100644", "100755")])
         known = self._gitignore_files[key]
         if known is None:
             folders = {""} | {str(parent) for p in paths for parent in PurePosixPath(p).parents if str(parent) != "."}
@@ -196,9 +226,14 @@ class GitHubCodeHost:
             if is_secret_path(path, self._gitignore(repo, commit_sha, [path])):
                 raise CodeHostError(f"{repository}: {path} is ignored by .gitignore at {commit_sha}, "
                                     f"so it is treated as a secret and never read")
+            check_regular_file(f"{repository} commit {commit_sha}", path, self._modes(repo, commit_sha, path))
             content = repo.get_contents(path, ref=commit_sha)
             if isinstance(content, list):
                 raise CodeHostError(f"{repository} commit {commit_sha}: {path} is a directory, not a file")
+            # The contents API answers a symlink to a file with that file's content: only `path` itself is read.
+            if content.type != "file" or content.path != path:
+                raise CodeHostError(f"{repository} commit {commit_sha}: {path} is a {content.type} "
+                                    f"({content.path}), not a regular file: only regular files are read")
             if content.encoding != "base64":  # the contents API sends no content for files over 1 MB
                 raise CodeHostError(f"{repository} commit {commit_sha}: {path} is too large for the contents API")
             return content.decoded_content.decode("utf-8", errors="replace")
@@ -222,6 +257,8 @@ class GitHubCodeHost:
         with self.errors(where):
             if is_secret_path(path, self._gitignore(repo, base_sha, [path])):
                 raise CodeHostError(f"{repository}: refusing to write {path}: .gitignore marks it secret")
+            check_regular_file(f"{repository}: refusing to write at {base_sha}", path,
+                               self._modes(repo, base_sha, path), writing=True)
             for existing in repo.get_pulls(state="open", head=f"{owner}:{branch}"):
                 return self._record(repository, existing, branch, created=False)
             self._ensure_branch(repo, branch, base_sha)
@@ -251,6 +288,9 @@ class GitHubCodeHost:
             current = None
         if isinstance(current, list):
             raise CodeHostError(f"{repo.full_name}: {path} is a directory on {branch}")
+        if current is not None and (current.type != "file" or current.path != path):
+            raise CodeHostError(f"{repo.full_name}: refusing to write {path} on {branch}: it is a {current.type} "
+                                f"({current.path}), not a regular file")
         if current is None:
             result = repo.create_file(path, message, new_text, branch=branch)
         elif current.decoded_content == new_text.encode("utf-8"):

@@ -30,6 +30,35 @@ class CodeHostError(Exception):
     """A code host could not answer (missing repository or commit, auth, rate limit, server error)."""
 
 
+# Code hosts read and write regular files only. A symlink's "text" is a path (a patch could retarget it at
+# /home/runner/.aws/credentials), a submodule is another repository: both are refused, by git mode.
+REGULAR_FILE_MODES = ("100644", "100755")
+_MODE_NAMES = {"120000": "a symlink", "160000": "a submodule", "040000": "a directory", "40000": "a directory"}
+
+
+def describe_mode(mode: str) -> str:
+    return f"{_MODE_NAMES.get(mode, 'not a regular file')} (git mode {mode})"
+
+
+def check_regular_file(where: str, path: str, modes: dict[str, str], writing: bool = False) -> None:
+    """`modes`: git mode of `path` and of each folder above it that exists in the tree (absent: not there).
+    Raises CodeHostError unless `path` is a regular file (or, when `writing`, absent) under real folders."""
+    parts = path.split("/")
+    for depth in range(1, len(parts)):
+        folder = "/".join(parts[:depth])
+        if folder in modes and modes[folder] not in ("040000", "40000"):
+            raise CodeHostError(f"{where}: {path} is below {folder}, which is {describe_mode(modes[folder])}: "
+                                "only regular files are read or written")
+    mode = modes.get(path)
+    if mode is None:
+        if writing:
+            return
+        raise CodeHostError(f"{where}: {path} does not exist")
+    if mode not in REGULAR_FILE_MODES:
+        raise CodeHostError(f"{where}: {path} is {describe_mode(mode)}, not a regular file: only regular files "
+                            f"are {'written' if writing else 'read'}")
+
+
 @dataclass(frozen=True)
 class FileDiff:
     path: str

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 
 from finops_assets.lib.codehost.host import (CodeHostError, CommitDiff, FileDiff, GitignoreRules, PullRequestRecord,
-                                         guard_diff, is_secret_file, is_secret_path)
+                                             check_regular_file, guard_diff, is_secret_file, is_secret_path)
 from finops_assets.lib.analysis.patches import PatchError, check_patchable
 from finops_assets.lib.deployments.repository_names import RepositoryNameError, validate_repository
 
@@ -89,6 +89,18 @@ class LocalGitCodeHost:
         candidates = sorted(f"{folder}/.gitignore" if folder else ".gitignore" for folder in folders)
         return GitignoreRules.from_files(self._blobs(path, sha, candidates))
 
+    def _modes(self, path: Path, sha: str, file_path: str) -> dict[str, str]:
+        """The git mode of `file_path` and of every folder above it that exists at `sha` (one ls-tree)."""
+        parts = file_path.split("/")
+        wanted = ["/".join(parts[:depth]) for depth in range(1, len(parts) + 1)]
+        listing = self._git(path, "ls-tree", "-z", sha, "--", *wanted, env={"GIT_LITERAL_PATHSPECS": "1"})
+        modes = {}
+        for entry in listing.split("\0"):
+            if "\t" in entry:
+                meta, name = entry.split("\t", 1)
+                modes[name] = meta.split()[0]
+        return modes
+
     def default_branch(self, repository: str) -> str:
         path = self.repository_path(repository)
         try:
@@ -143,6 +155,7 @@ class LocalGitCodeHost:
         if is_secret_path(path, self._gitignore(repo, sha, [path])):
             raise CodeHostError(f"{path} is ignored by a .gitignore at {sha}, so it is treated as a secret file: "
                                 "it is never read")
+        check_regular_file(f"{repository} commit {sha}", path, self._modes(repo, sha, path))
         return self._git(repo, "show", f"{sha}:{path}")
 
     def open_draft_pull_request(self, repository: str, base_sha: str, branch: str, path: str, new_text: str,
@@ -167,10 +180,9 @@ class LocalGitCodeHost:
             env = {**BOT_IDENTITY, "GIT_INDEX_FILE": str(Path(scratch) / "index")}
             self._git(repo, "read-tree", base, env=env)
             blob = self._git(repo, "hash-object", "-w", "--stdin", input_text=new_text).strip()
-            mode = "100644"
-            listing = self._git(repo, "ls-tree", base, "--", path).split()
-            if listing:
-                mode = listing[0]
+            modes = self._modes(repo, base, path)
+            check_regular_file(f"refusing to write {repository} at {base}", path, modes, writing=True)
+            mode = modes.get(path, "100644")   # a regular file keeps its executable bit
             self._git(repo, "update-index", "--cacheinfo", f"{mode},{blob},{path}", env=env)
             tree = self._git(repo, "write-tree", env=env).strip()
             commit = self._git(repo, "commit-tree", tree, "-p", base, input_text=f"{title}\n\n{body}\n", env=env).strip()
