@@ -110,7 +110,7 @@ def run_pipeline(data_dir: Path, warehouse: Path) -> int:
     job = definitions.resolve_job_def("finops_daily")
     all_assets = sorted(k.to_user_string() for k in definitions.resolve_asset_graph().get_all_asset_keys())
     try:
-        definitions.resources["warehouse"].check_location()
+        definitions.resources["warehouse"].check_location(data_dir)
     except WarehouseLocationError as exc:
         raise RunFailed(str(exc)) from None
     instance = _instance()

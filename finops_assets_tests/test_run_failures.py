@@ -86,10 +86,32 @@ def test_warehouse_on_a_full_disk_fails_before_any_work(data_dir, tmp_path):
     assert left == []  # not even a lock file
 
 
+def test_a_warehouse_path_onto_the_bill_fails_before_any_work(data_dir):
+    bill = data_dir / "billing" / "focus_sample.csv"
+    before = bill.read_bytes()
+    assert_one_line_failure(run_cli(data_dir, bill), str(bill), "not a DuckDB database")
+    assert bill.read_bytes() == before
+    assert sorted(p.name for p in bill.parent.iterdir()) == ["focus_sample.csv"]  # no writer, no lock
+
+
+def test_a_new_warehouse_inside_an_input_folder_fails_before_any_work(data_dir):
+    target = data_dir / "billing" / "2026-11.duckdb"
+    assert_one_line_failure(run_cli(data_dir, target), str(target), "inside the data folder")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["focus_sample.csv"]
+
+
+def test_a_text_file_as_warehouse_is_never_overwritten(data_dir, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("meeting notes\n")
+    assert_one_line_failure(run_cli(data_dir, notes), str(notes), "not a DuckDB database")
+    assert notes.read_text() == "meeting notes\n"
+    assert not list(tmp_path.glob("notes.txt.*"))
+
+
 def test_a_failing_step_is_reported_in_one_line(data_dir, warehouse_path):
-    # A writer file that is not a DuckDB database: focus_billing's connection fails inside the step.
+    # A writer file with DuckDB's header but a corrupt body: focus_billing's connection fails inside the step.
     warehouse_path.parent.mkdir(parents=True)
-    (warehouse_path.parent / "finops.writer.duckdb").write_bytes(b"this is not a duckdb file" * 100)
+    (warehouse_path.parent / "finops.writer.duckdb").write_bytes(b"\0" * 8 + b"DUCK" + b"corrupt" * 1000)
     line = assert_one_line_failure(run_cli(data_dir, warehouse_path), "focus_billing", before_any_work=False)
     assert "DagsterExecutionStepExecutionError" not in line
 

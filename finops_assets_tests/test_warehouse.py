@@ -6,6 +6,9 @@ from finops_assets.resources.warehouse import FinopsWarehouse, writer_path_for
 
 def test_writer_file_sits_beside_the_snapshot():
     assert writer_path_for("/x/finops.duckdb") == "/x/finops.writer.duckdb"
+    # Any other name still gets a .duckdb writer, and never the one of a finops.duckdb beside it.
+    assert writer_path_for("/x/finops.db") == "/x/finops.db.writer.duckdb"
+    assert writer_path_for("/x/finops") == "/x/finops.writer.duckdb"
     assert FinopsWarehouse(snapshot_path="/x/a.duckdb", writer_path="/y/w.duckdb").writer_file == "/y/w.duckdb"
 
 
@@ -126,3 +129,55 @@ def test_check_location_names_the_path_and_the_reason(tmp_path):
         FinopsWarehouse(snapshot_path=str(tmp_path / "ok.duckdb"), min_free_mb=10**9).check_location()
     FinopsWarehouse(snapshot_path=str(tmp_path / "ok.duckdb")).check_location()
     assert not list(tmp_path.glob("ok*")) and not list(tmp_path.glob(".*"))  # a check writes nothing that stays
+
+
+def test_duckdb_writes_its_magic_bytes_at_offset_8(tmp_path):
+    from finops_assets.lib.publishing.snapshot import DUCKDB_MAGIC, DUCKDB_MAGIC_OFFSET
+
+    for name, sql in (("empty.duckdb", None), ("table.duckdb", "create table t as select 1 as x")):
+        with duckdb.connect(str(tmp_path / name)) as conn:
+            if sql:
+                conn.execute(sql)
+        header = (tmp_path / name).read_bytes()[:DUCKDB_MAGIC_OFFSET + len(DUCKDB_MAGIC)]
+        assert header[DUCKDB_MAGIC_OFFSET:] == DUCKDB_MAGIC, header
+
+
+def test_check_location_refuses_to_overwrite_a_file_that_is_not_a_duckdb_database(tmp_path):
+    from finops_assets.lib.publishing.snapshot import WarehouseLocationError
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes, not a database\n")
+    with pytest.raises(WarehouseLocationError, match=f"{notes}: exists and is not a DuckDB database"):
+        FinopsWarehouse(snapshot_path=str(notes)).check_location()
+    assert notes.read_text() == "my notes, not a database\n"
+    writer = tmp_path / "w.duckdb"
+    writer.write_bytes(b"short")
+    with pytest.raises(WarehouseLocationError, match=f"{writer}: exists and is not a DuckDB database"):
+        FinopsWarehouse(snapshot_path=str(tmp_path / "ok.duckdb"), writer_path=str(writer)).check_location()
+    # A real DuckDB file, an empty file and no file are all fine.
+    duckdb.connect(str(tmp_path / "real.duckdb")).close()
+    FinopsWarehouse(snapshot_path=str(tmp_path / "real.duckdb")).check_location()
+    (tmp_path / "empty.duckdb").write_bytes(b"")
+    FinopsWarehouse(snapshot_path=str(tmp_path / "empty.duckdb")).check_location()
+    FinopsWarehouse(snapshot_path=str(tmp_path / "absent.duckdb")).check_location()
+
+
+def test_check_location_refuses_warehouse_files_inside_the_data_folder(tmp_path):
+    from finops_assets.lib.publishing.snapshot import WarehouseLocationError
+
+    data = tmp_path / "data"
+    (data / "billing").mkdir(parents=True)
+    for snapshot in (data / "billing" / "2026-11.duckdb", data / "finops.duckdb", data / "otel" / "x.duckdb"):
+        with pytest.raises(WarehouseLocationError, match=f"{snapshot}: inside the data folder {data}"):
+            FinopsWarehouse(snapshot_path=str(snapshot)).check_location(data)
+    # The writer (and so its lock) is checked too, and symlinks do not get round it.
+    writer = data / "deployments" / "w.duckdb"
+    with pytest.raises(WarehouseLocationError, match=f"{writer}: inside the data folder"):
+        FinopsWarehouse(snapshot_path=str(data / "warehouse" / "finops.duckdb"),
+                        writer_path=str(writer)).check_location(data)
+    (tmp_path / "link").symlink_to(data / "billing")
+    with pytest.raises(WarehouseLocationError, match="inside the data folder"):
+        FinopsWarehouse(snapshot_path=str(tmp_path / "link" / "finops.duckdb")).check_location(data)
+    # The default place, data/warehouse/finops.duckdb, and anywhere outside the data folder are fine.
+    FinopsWarehouse(snapshot_path=str(data / "warehouse" / "finops.duckdb")).check_location(data)
+    FinopsWarehouse(snapshot_path=str(tmp_path / "elsewhere" / "finops.duckdb")).check_location(data)

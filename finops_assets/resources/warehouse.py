@@ -14,16 +14,22 @@ from pydantic import Field
 from finops_assets.lib.publishing.snapshot import (
     MB,
     PublishRefused,
+    check_duckdb_or_new,
     check_free_space,
+    check_not_an_input,
     check_writable_file,
     publish_refusal,
 )
 
 
 def writer_path_for(snapshot_path: str) -> str:
-    """data/warehouse/finops.duckdb -> data/warehouse/finops.writer.duckdb"""
+    """data/warehouse/finops.duckdb -> data/warehouse/finops.writer.duckdb; any other name keeps its
+    suffix and gains .writer.duckdb (finops.db -> finops.db.writer.duckdb), so the writer is always
+    a .duckdb file and never shared with a finops.duckdb beside it."""
     path = Path(snapshot_path)
-    return str(path.with_name(f"{path.stem}.writer{path.suffix or '.duckdb'}"))
+    if path.suffix == ".duckdb":
+        return str(path.with_name(f"{path.stem}.writer.duckdb"))
+    return str(path.with_name(f"{path.name}.writer.duckdb"))
 
 
 class FinopsWarehouse(dg.ConfigurableResource):
@@ -85,9 +91,18 @@ class FinopsWarehouse(dg.ConfigurableResource):
         writer = Path(self.writer_file)
         return self.min_free_mb * MB + (writer.stat().st_size if writer.is_file() else 0)
 
-    def check_location(self) -> None:
+    def check_location(self, data_dir: str | Path | None = None) -> None:
         """WarehouseLocationError (one line: path and reason) unless both files can be written and
-        their disks have room; called before any work, so a bad path never fails a run halfway."""
+        their disks have room; called before any work, so a bad path never fails a run halfway.
+        Refuses to overwrite a file that is not a DuckDB database, and (given `data_dir`) any
+        warehouse file inside the data folder but outside its warehouse/ sub-folder."""
+        files = (Path(self.snapshot_path), Path(self.writer_file), Path(f"{self.writer_file}.lock"))
+        for path in files[:2]:
+            if not path.is_dir():
+                check_duckdb_or_new(path)
+        if data_dir is not None:
+            for path in files:
+                check_not_an_input(path, Path(data_dir))
         check_writable_file(Path(self.snapshot_path), self._free_space_needed(), rewritten_in_place=False)
         check_writable_file(Path(self.writer_file), self._free_space_needed())
 

@@ -40,6 +40,38 @@ def os_reason(exc: OSError) -> str:
     return _REASONS.get(exc.errno, exc.strerror or str(exc))
 
 
+# A DuckDB database file carries these bytes at offset 8 (checked on files DuckDB 2.0.1 writes).
+DUCKDB_MAGIC, DUCKDB_MAGIC_OFFSET = b"DUCK", 8
+# The one folder inside the data folder that may hold the warehouse (the default data/warehouse/finops.duckdb).
+WAREHOUSE_FOLDER = "warehouse"
+
+
+def check_not_an_input(path: Path, data_dir: Path) -> None:
+    """WarehouseLocationError when `path` is inside the data folder but not in its warehouse/
+    sub-folder: there the run would overwrite an input (a bill), and the next run would read the
+    warehouse files as inputs."""
+    data = data_dir.resolve()
+    where = path.resolve()
+    if where.is_relative_to(data) and not where.is_relative_to(data / WAREHOUSE_FOLDER):
+        raise WarehouseLocationError(
+            f"warehouse {path}: inside the data folder {data_dir}, where the next run would read it as input "
+            f"(only {data_dir / WAREHOUSE_FOLDER}/ may hold the warehouse)")
+
+
+def check_duckdb_or_new(path: Path) -> None:
+    """WarehouseLocationError when `path` is a file with content that is not a DuckDB database: the
+    run would overwrite someone's file. An absent or empty file is fine."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    try:
+        with open(path, "rb") as f:
+            header = f.read(DUCKDB_MAGIC_OFFSET + len(DUCKDB_MAGIC))
+    except OSError as exc:
+        raise WarehouseLocationError(f"warehouse {path}: {os_reason(exc)}") from None
+    if header[DUCKDB_MAGIC_OFFSET:] != DUCKDB_MAGIC:
+        raise WarehouseLocationError(f"warehouse {path}: exists and is not a DuckDB database; refusing to overwrite it")
+
+
 def check_writable_file(path: Path, need_free_bytes: int, rewritten_in_place: bool = True) -> None:
     """WarehouseLocationError unless `path` (a DuckDB file, existing or not) can be created, and
     rewritten when `rewritten_in_place` (the writer file; the snapshot is replaced by a rename, which
