@@ -147,3 +147,68 @@ def test_an_absolute_symlink_to_the_system_is_not_read(tmp_path, target):
     refused: list[str] = []
     assert discover_billing_files(tmp_path / "billing", refused=refused) == []
     assert len(refused) == 1 and "outside the data folder" in refused[0]
+
+
+def test_an_open_quote_is_one_quarantined_record_when_the_next_quote_closes_it(conn, tmp_path):
+    # Tags are quoted JSON, so a stray quote is closed on the same line: only that record is bad.
+    lines = [",".join(COLUMNS)] + csv_text([line(1 + (n // 24) % 28, n % 24, f"r-{n}", cost="1") for n in range(3000)])
+    lines[3] = lines[3].replace("compute for", '"compute for', 1)  # record 3
+    path = tmp_path / "bill.csv"
+    path.write_text("\n".join(lines) + "\n")
+    [outcome] = ingest(conn, [path], tmp_path).files
+    assert (outcome.status, outcome.rows_accepted, outcome.rows_quarantined) == ("loaded", 2999, 1)
+    assert [(n, rule) for (_, n), (rule, _, _) in quarantine(conn).items()] == [(3, "quote_unclosed")]
+
+
+def test_an_open_quote_that_swallows_the_rest_fails_the_file_in_one_line(conn, tmp_path):
+    # With no other quote in the file, every later record would be read into record 3: refuse.
+    columns = tuple(c for c in COLUMNS if c != "Tags")
+    rows_ = [line(1 + (n // 24) % 28, n % 24, f"r-{n}", cost="1") for n in range(3000)]
+    rows_[2]["ChargeDescription"] = '"compute'
+    path = tmp_path / "bill.csv"
+    path.write_text("\n".join([",".join(columns)] + [",".join(r[c] for c in columns) for r in rows_]) + "\n")
+    [outcome] = ingest(conn, [path], tmp_path).files
+    assert outcome.status == "failed"
+    assert outcome.error.startswith("record 3 opens a quote that is never closed") and "\n" not in outcome.error
+
+
+def test_a_line_over_the_size_limit_near_the_top_is_one_quarantined_record(conn, tmp_path):
+    rows_ = [line(1, h, f"r-{h}", cost="2") for h in range(5)]
+    rows_[1]["ChargeDescription"] = "x" * 2_200_000
+    path = write_csv(tmp_path / "bill.csv", rows_)
+    [outcome] = ingest(conn, [path], tmp_path).files
+    assert (outcome.status, outcome.rows_accepted, outcome.rows_quarantined) == ("loaded", 4, 1)
+    assert [(n, rule) for (_, n), (rule, _, _) in quarantine(conn).items()] == [(2, "line_too_long")]
+    assert scalar(conn, "select sum(billed_cost) from focus_billing") == Decimal(8)
+
+
+def test_a_utf16_export_is_named_as_such(conn, tmp_path):
+    path = tmp_path / "bill.csv"
+    path.write_bytes("\n".join([",".join(COLUMNS)] + csv_text([line(1, 0)])).encode("utf-16"))
+    [outcome] = ingest(conn, [path], tmp_path).files
+    assert (outcome.status, outcome.error) == ("failed", "is not UTF-8 text (it looks like UTF-16): export it as UTF-8")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_the_same_focus_column_twice_fails_the_file_instead_of_picking_one(conn, tmp_path, suffix):
+    header = ("billedcost",) + COLUMNS
+    path = write_csv(tmp_path / "bill.csv", [{**line(1, 0, cost="25.00"), "billedcost": "0"}], columns=header)
+    if suffix == ".parquet":  # pyarrow keeps both spellings as they are (DuckDB would rename one)
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        row = {**line(1, 0, cost="25.00"), "billedcost": "0"}
+        pq.write_table(pa.table({c: [row[c]] for c in header}), tmp_path / "bill.parquet")
+        path.unlink()
+        path = tmp_path / "bill.parquet"
+    [outcome] = ingest(conn, [path], tmp_path).files
+    assert outcome.status == "failed" and "the same FOCUS column in another spelling" in outcome.error, outcome.error
+
+
+def test_a_byte_order_mark_and_crlf_line_ends_load(conn, tmp_path):
+    text = "\r\n".join([",".join(COLUMNS)] + csv_text([line(1, h, cost="1.5") for h in range(2)])) + "\r\n"
+    path = tmp_path / "bill.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    [outcome] = ingest(conn, [path], tmp_path).files
+    assert (outcome.status, outcome.rows_accepted) == ("loaded", 2)
+    assert scalar(conn, "select sum(billed_cost) from focus_billing") == Decimal(3)

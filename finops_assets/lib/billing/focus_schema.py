@@ -100,8 +100,14 @@ def _normalize_header(name: str) -> str:
 def map_columns(source_file: str, header: list[str]) -> ColumnMapping:
     """Match a file header onto the canonical columns; raise FocusFileError naming what is missing."""
     by_normalized: dict[str, str] = {}
+    read = {candidate.lower() for names in SOURCE_NAMES.values() for candidate in names}
     for name in header:
-        by_normalized.setdefault(_normalize_header(name), name)
+        normalized = _normalize_header(name)
+        if normalized in by_normalized and normalized in read:
+            # Which of the two is the bill's BilledCost? Guessing could swap the money: refuse.
+            raise FocusFileError(source_file, f"columns {by_normalized[normalized]!r} and {name!r} are the same "
+                                              "FOCUS column in another spelling: keep one")
+        by_normalized.setdefault(normalized, name)
     source_for: dict[str, str] = {}
     for canonical, names in SOURCE_NAMES.items():
         for candidate in names:

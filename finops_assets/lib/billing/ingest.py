@@ -6,6 +6,7 @@ its file: it goes to billing_quarantine with its record number and rule. Files a
 unchanged file (same size and mtime, same settings) is skipped; a changed one is replaced.
 """
 
+import csv
 import gzip
 import json
 import logging
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow.parquet as pq
 
 from finops_assets.lib.billing.focus_schema import (
     MONEY_COLUMNS,
@@ -58,6 +60,7 @@ _CSV_REJECT_RULES = {
     "INVALID ENCODING": "encoding_invalid",
     "INVALID UNICODE": "encoding_invalid",
     "LINE SIZE OVER MAXIMUM": "line_too_long",
+    "UNQUOTED VALUE": "quote_unclosed",
 }
 
 
@@ -171,25 +174,42 @@ class CsvReject:
     line: str
 
 
-def _csv_delimiter(path: Path) -> str:
-    """The header's delimiter. Sniffing the whole file lets one ragged row change the dialect
-    (a 200,000-row file read as one column), so the header alone decides."""
+def _csv_header(path: Path) -> tuple[str, list[str]]:
+    """The header's delimiter and column names, read here rather than sniffed: sniffing lets one
+    ragged row, an open quote or a long line near the top change the dialect or fail the file."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rb") as handle:
-            header = handle.readline(1 << 20).decode("utf-8", errors="replace")
+            raw = handle.readline(1 << 20)
     except (OSError, EOFError, zlib.error) as exc:
         raise FocusFileError(str(path), f"cannot be read: {exc}") from exc
-    return max(_CSV_DELIMITERS, key=lambda d: (header.count(d), d == ","))
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw:
+        raise FocusFileError(str(path), "is not UTF-8 text (it looks like UTF-16): export it as UTF-8")
+    try:
+        header = raw.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise FocusFileError(str(path), f"has a header that is not UTF-8 ({exc.reason} at byte {exc.start})") from exc
+    delimiter = max(_CSV_DELIMITERS, key=lambda d: (header.count(d), d == ","))
+    names = next(csv.reader([header], delimiter=delimiter), [])
+    map_columns(str(path), names)  # missing or ambiguous mandatory columns fail before the file is read
+    return delimiter, names
 
 
-def _csv_reader(path: Path, delimiter: str) -> str:
+def _csv_reader(path: Path, delimiter: str, names: list[str]) -> str:
     # all_varchar: every value is validated by our own rules, never silently coerced by a sniffer.
-    # store_rejects: a record with too many or too few fields, or bytes that are not UTF-8, is
-    # kept aside (reject table) instead of failing the file.
+    # store_rejects: a record with too many or too few fields, bytes that are not UTF-8, or a line
+    # over 2 MB is kept aside (reject table) instead of failing the file.
+    unique: list[str] = []
+    for name in names:  # DuckDB's own renaming of repeated names
+        candidate, n = name, 0
+        while candidate.lower() in {u.lower() for u in unique}:
+            n += 1
+            candidate = f"{name}_{n}"
+        unique.append(candidate)
+    columns = "{" + ", ".join(f"{_literal(n)}: 'VARCHAR'" for n in unique) + "}"
     return (
-        f"read_csv({_literal(str(path))}, header = true, all_varchar = true, delim = {_literal(delimiter)}, "
-        "quote = '\"', escape = '\"', nullstr = ['NULL', ''], compression = 'auto', "
+        f"read_csv({_literal(str(path))}, header = true, auto_detect = false, columns = {columns}, "
+        f"delim = {_literal(delimiter)}, quote = '\"', escape = '\"', nullstr = ['NULL', ''], compression = 'auto', "
         "store_rejects = true, rejects_table = 'focus_csv_rejects', rejects_scan = 'focus_csv_reject_scans')"
     )
 
@@ -199,17 +219,25 @@ def stage_csv(conn: duckdb.DuckDBPyConnection, path: Path, staging_dir: Path) ->
     order), so every later pass is a fast parallel Parquet scan. Returns it with the records the
     reader rejected; the staged rows' record numbers skip those (see create_source_view)."""
     staged = staging_dir / f"{abs(hash(str(path)))}.parquet"
-    delimiter = _csv_delimiter(path)
+    delimiter, names = _csv_header(path)
     conn.execute("drop table if exists focus_csv_rejects")
     conn.execute("drop table if exists focus_csv_reject_scans")
     try:
-        conn.execute(f"copy (select * from {_csv_reader(path, delimiter)}) to {_literal(str(staged))} "
+        conn.execute(f"copy (select * from {_csv_reader(path, delimiter, names)}) to {_literal(str(staged))} "
                      "(format parquet, compression lz4_raw)")
         found = conn.execute(
-            "select line - 1, error_type::varchar, first(error_message), first(csv_line) from focus_csv_rejects "
-            "group by all order by 1").fetchall()
+            # An open quote is the root cause of the field-count errors it brings: listed first.
+            "select * from (select line - 1 as record, error_type::varchar as kind, first(error_message), "
+            "first(csv_line) from focus_csv_rejects group by all) order by record, kind <> 'UNQUOTED VALUE', kind"
+        ).fetchall()
     except duckdb.Error as exc:
         raise FocusFileError(str(path), f"cannot be read: {str(exc).splitlines()[0]}") from exc
+    for record, error_type, _, text in found:
+        if error_type == "UNQUOTED VALUE" and "\n" in (text or "").rstrip("\r\n"):
+            # The quote never closes, so the records after it were read into this one: the reader
+            # cannot tell where they end. Quarantining it would bury them; the file fails instead.
+            raise FocusFileError(str(path), f"record {record} opens a quote that is never closed, so the records "
+                                            "after it cannot be told apart: fix or re-export the file")
     by_record: dict[int, CsvReject] = {}
     for record, error_type, message, text in found:
         rule = _CSV_REJECT_RULES.get(error_type, "csv_record_invalid")
@@ -253,6 +281,9 @@ def create_source_view(conn: duckdb.DuckDBPyConnection, path: Path, readable: Pa
         raise FocusFileError(str(path), f"cannot be read: {problem}") from exc
     types = {name: typ for name, typ, *_ in described if name != "file_row_number"}
     header = list(types)
+    if readable == path:
+        # DuckDB renames a repeated column (BilledCost_1); the file's own names show the ambiguity.
+        map_columns(str(path), pq.read_schema(path).names)
     mapping = map_columns(str(path), header)
     selects = [
         f"{_canonical_expr(c, mapping.source_for.get(c), types.get(mapping.source_for.get(c, '')), default_currency)} as {c}"
