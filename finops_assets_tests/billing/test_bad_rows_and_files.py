@@ -212,3 +212,25 @@ def test_a_byte_order_mark_and_crlf_line_ends_load(conn, tmp_path):
     [outcome] = ingest(conn, [path], tmp_path).files
     assert (outcome.status, outcome.rows_accepted) == ("loaded", 2)
     assert scalar(conn, "select sum(billed_cost) from focus_billing") == Decimal(3)
+
+
+def test_files_in_other_formats_and_linked_folders_are_named_never_skipped_silently(tmp_path):
+    data = tmp_path / "data"
+    (data / "billing" / "2026").mkdir(parents=True)
+    (data / "archive").mkdir()
+    (tmp_path / "outside").mkdir()
+    csv_ = write_csv(data / "billing" / "2026-10.csv", [line(1, 0)])
+    gz = write_csv(data / "billing" / "2026" / "2026-09.CSV.GZ", [line(1, 0)])
+    for name in ("2026-11.csv.zip", "2026-12.csv.bz2", "bill.xlsx"):
+        (data / "billing" / name).write_bytes(b"PK\x03\x04")
+    (data / "billing" / "cur-Manifest.json").write_text("{}")   # a provider's manifest: not a bill
+    archived = write_csv(data / "archive" / "2026-08.csv", [line(1, 0)])
+    os.symlink(data / "archive", data / "billing" / "archive")   # a linked folder inside the data folder
+    os.symlink(tmp_path / "outside", data / "billing" / "elsewhere")
+    os.symlink(data / "billing", data / "billing" / "2026" / "loop")  # a link back up the tree
+    refused: list[str] = []
+    found = discover_billing_files(data / "billing", refused=refused)
+    assert found == sorted([csv_, gz, data / "billing" / "archive" / archived.name])
+    assert sorted(Path(r.split(": ")[0]).name for r in refused) == ["2026-11.csv.zip", "2026-12.csv.bz2", "bill.xlsx",
+                                                                   "elsewhere"]
+    assert all(r.endswith("not read") for r in refused)

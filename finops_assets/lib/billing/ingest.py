@@ -11,6 +11,7 @@ import gzip
 import json
 import logging
 import math
+import os
 import re
 import tempfile
 import zlib
@@ -121,23 +122,44 @@ class IngestReport:
 
 
 def discover_billing_files(billing_dir: Path, refused: list[str] | None = None) -> list[Path]:
-    """Every *.csv, *.csv.gz and *.parquet under billing_dir, in a stable order. A symlink that leads
-    outside the data folder (billing_dir's parent) is not followed: it is appended to `refused`."""
+    """Every *.csv, *.csv.gz and *.parquet under billing_dir (sub-folders and symlinks included),
+    in a stable order. Nothing is skipped without a word in `refused`: a symlink (to a file or a
+    folder) that leads outside the data folder (billing_dir's parent), and a file in another
+    format (.zip, .bz2, .xlsx, ...). Hidden files and providers' manifests are not bills."""
     if not billing_dir.is_dir():
         return []
-    data_folder = billing_dir.parent.resolve()
-    allowed = (data_folder, billing_dir.resolve())
-    found = []
-    for p in sorted(billing_dir.rglob("*")):
-        if p.name.startswith(".") or not p.name.lower().endswith(BILLING_SUFFIXES):
+    refused = [] if refused is None else refused
+    allowed = (billing_dir.parent.resolve(), billing_dir.resolve())
+    found: list[Path] = []
+    seen_folders: set[Path] = set()
+
+    def inside(path: Path) -> bool:
+        return any(path.resolve().is_relative_to(root) for root in allowed)
+
+    for folder, subfolders, names in os.walk(billing_dir, followlinks=True):
+        real = Path(folder).resolve()
+        if real in seen_folders:  # a link back up the tree
+            subfolders[:] = []
             continue
-        if not any(p.resolve().is_relative_to(root) for root in allowed):
-            if refused is not None:
-                refused.append(f"{p}: a symlink to a path outside the data folder {data_folder}: not read")
-            continue
-        if p.is_file():
-            found.append(p)
-    return found
+        seen_folders.add(real)
+        for sub in list(subfolders):
+            if sub.startswith(".") or not inside(Path(folder) / sub):
+                subfolders.remove(sub)
+                if not sub.startswith("."):
+                    refused.append(f"{Path(folder) / sub}: a symlink to a folder outside the data folder "
+                                   f"{allowed[0]}: not read")
+        subfolders.sort()
+        for name in sorted(names):
+            path = Path(folder) / name
+            if name.startswith(".") or "manifest" in name.lower():
+                continue
+            if not inside(path):
+                refused.append(f"{path}: a symlink to a path outside the data folder {allowed[0]}: not read")
+            elif not name.lower().endswith(BILLING_SUFFIXES):
+                refused.append(f"{path}: not a billing format that is read (.csv, .csv.gz, .parquet): not read")
+            elif path.is_file():
+                found.append(path)
+    return sorted(found)
 
 
 def delivery_of(path: Path) -> str:
