@@ -94,6 +94,22 @@ def _check_billing_folder(billing_dir: Path) -> None:
         raise RunFailed(f"every billing file in {billing_dir} is empty (0 bytes): {names}")
 
 
+def _load(defs):
+    """The code location's definitions; a FINOPS_* variable it cannot use is one line (RunFailed),
+    not the loader's traceback around it."""
+    from finops_assets.defs.resources import ConfigurationError
+
+    try:
+        return defs()
+    except Exception as exc:
+        cause = exc
+        while cause is not None and not isinstance(cause, ConfigurationError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            raise
+        raise RunFailed(str(cause)) from None
+
+
 def run_pipeline(data_dir: Path, warehouse: Path) -> int:
     """Materialize the whole graph for every day in the bill, then publish; returns the exit code."""
     if not data_dir.is_dir():
@@ -106,7 +122,7 @@ def run_pipeline(data_dir: Path, warehouse: Path) -> int:
     from finops_assets.lib.publishing.snapshot import WarehouseLocationError
     from finops_assets.lib.common.sql import fetch_one, load_sql
 
-    definitions = defs()
+    definitions = _load(defs)
     job = definitions.resolve_job_def("finops_daily")
     all_assets = sorted(k.to_user_string() for k in definitions.resolve_asset_graph().get_all_asset_keys())
     try:

@@ -1,7 +1,11 @@
+import math
 import os
+import re
+from collections.abc import Callable
 
 import dagster as dg
 
+from finops_assets.lib.billing.ingest import MAX_LINE_ITEM_COST_LIMIT
 from finops_assets.lib.billing.owners import DEFAULT_DEPARTMENT_KEYS, DEFAULT_TEAM_KEYS
 from finops_assets.resources.code_host import CodeHostResource, DiffAnalyzerResource
 from finops_assets.resources.settings import FinopsSettings
@@ -11,6 +15,34 @@ from finops_assets.resources.warehouse import FinopsWarehouse
 def _secret(variable: str):
     """dg.EnvVar when the variable is set (the value never enters config or run storage), else None."""
     return dg.EnvVar(variable) if os.environ.get(variable) else None
+
+
+class ConfigurationError(Exception):
+    """A FINOPS_* variable with a value the code location cannot use: one line naming the variable,
+    the value and what it must be."""
+
+
+def _setting(variable: str, default: str, parse: Callable, must_be: str, valid: Callable = lambda v: True):
+    """The variable's value (trimmed), parsed; ConfigurationError when it cannot be parsed or is not `valid`."""
+    raw = os.environ.get(variable)
+    text = default if raw is None else raw.strip()
+    try:
+        value = parse(text)
+    except ValueError:
+        value = None
+    if value is None or not valid(value):
+        raise ConfigurationError(f"{variable} must be {must_be}, got {raw!r}")
+    return value
+
+
+def _number(variable: str, default: str, must_be: str = "a number", valid: Callable = lambda v: True) -> float:
+    return _setting(variable, default, float, must_be, lambda v: math.isfinite(v) and valid(v))
+
+
+def _currency(text: str) -> str | None:
+    """'' (not set: decided from the bill) or an ISO 4217 code, upper-cased ("usd " -> "USD"); ASCII
+    only, so no letter upper-cases into one ("usı" is not "USI")."""
+    return text.upper() if not text or (text.isascii() and re.fullmatch(r"[A-Z]{3}", text.upper())) else None
 
 
 def _keys(variable: str, default: tuple[str, ...]) -> list[str]:
@@ -34,12 +66,15 @@ def resources() -> dg.Definitions:
                 department_tag_keys=_keys("FINOPS_DEPARTMENT_TAG_KEYS", DEFAULT_DEPARTMENT_KEYS),
                 team_tag_keys=_keys("FINOPS_TEAM_TAG_KEYS", DEFAULT_TEAM_KEYS),
                 cost_metric=os.environ.get("FINOPS_COST_METRIC", "auto"),
-                reporting_currency=os.environ.get("FINOPS_REPORTING_CURRENCY", ""),
-                max_line_item_cost=float(os.environ.get("FINOPS_MAX_LINE_ITEM_COST", "1e9")),
-                k_sigma=float(os.environ.get("FINOPS_K_SIGMA", "3")),
-                dollar_floor=float(os.environ.get("FINOPS_DOLLAR_FLOOR", "10")),
-                pct_floor=float(os.environ.get("FINOPS_PCT_FLOOR", "0.2")),
-                deployment_window_hours=float(os.environ.get("FINOPS_DEPLOYMENT_WINDOW_HOURS", "6")),
+                reporting_currency=_setting("FINOPS_REPORTING_CURRENCY", "", _currency,
+                                            "a three-letter currency code such as USD"),
+                max_line_item_cost=_number("FINOPS_MAX_LINE_ITEM_COST", "1e9", "a number > 0 and <= 1e15",
+                                           lambda v: 0 < v <= MAX_LINE_ITEM_COST_LIMIT),
+                k_sigma=_number("FINOPS_K_SIGMA", "3", "a number > 0", lambda v: v > 0),
+                dollar_floor=_number("FINOPS_DOLLAR_FLOOR", "10", "a number >= 0", lambda v: v >= 0),
+                pct_floor=_number("FINOPS_PCT_FLOOR", "0.2", "a number >= 0", lambda v: v >= 0),
+                deployment_window_hours=_number("FINOPS_DEPLOYMENT_WINDOW_HOURS", "6", "a number from 2 to 24",
+                                                lambda v: 2 <= v <= 24),
             ),
             "code_host": CodeHostResource(
                 kind=os.environ.get("FINOPS_CODE_HOST", "local"),
@@ -51,7 +86,8 @@ def resources() -> dg.Definitions:
                 anthropic_api_key=_secret("ANTHROPIC_API_KEY"),
                 model=os.environ.get("FINOPS_CLAUDE_MODEL", "claude-sonnet-4-5"),
                 anthropic_base_url=os.environ.get("ANTHROPIC_BASE_URL") or None,
-                time_limit_seconds=float(os.environ.get("FINOPS_ANALYSIS_TIME_LIMIT_SECONDS", "300")),
+                time_limit_seconds=_number("FINOPS_ANALYSIS_TIME_LIMIT_SECONDS", "300", "a number of seconds > 0",
+                                           lambda v: v > 0),
             ),
         }
     )
