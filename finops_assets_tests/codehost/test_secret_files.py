@@ -260,3 +260,45 @@ def test_github_host_refuses_symlinks_when_the_tree_listing_is_truncated_and_on_
             host.open_draft_pull_request(REPO, sha, "finops/sub", "vendor/lib", "x\n", "t", "b")
         assert host.file_at(REPO, sha, "ops/limits.yaml") == "max: 10\n"
         assert [w["path"] for w in server.writes] == []
+
+
+# ---- copies of secret files ------------------------------------------------------------------------------------
+def test_a_copy_of_a_secret_file_is_withheld(world):
+    """The reviewer's case: `.env` copied to app/settings.ini (git: C100). The local host asks git for copies
+    (-C --find-copies-harder), the GitHub host (whose API reports no copies) compares blob ids with the secret
+    files of the commit and its parent; either way the copy is withheld, and an ordinary copy is not."""
+    repo, host = world
+    write(repo, {".env": f"PASSWORD={MARKER}\n", "config/.gitignore": "local.yaml\n",
+                 "config/local.yaml": f"token: {MARKER}-2\n", "app/base.ini": "[app]\nname = svc\n",
+                 "app/empty.env": ""})
+    git(repo, "commit", "--quiet", "-m", "base")
+    for source, target in ((".env", "app/settings.ini"), ("config/local.yaml", "config/shared.yaml"),
+                           ("app/base.ini", "app/copy.ini")):
+        (repo / target).write_bytes((repo / source).read_bytes())
+    write(repo, {"app/new.env": f"KEY={MARKER}-3\n", "app/new_copy.txt": f"KEY={MARKER}-3\n",  # added together
+                 "app/__init__.py": "", "app/more.env": ""})   # empty, like empty secrets: not a copy
+    git(repo, "add", "app/settings.ini", "config/shared.yaml", "app/copy.ini")
+    git(repo, "commit", "--quiet", "-m", "copies")
+    sha = git(repo, "rev-parse", "HEAD")
+
+    diff = host.commit_diff(REPO, sha)
+
+    assert sorted(diff.withheld_files) == ["app/more.env", "app/new.env", "app/new_copy.txt", "app/settings.ini",
+                                           "config/shared.yaml"]
+    # (GitHub sends no patch for an empty file, so the GitHub host leaves it out like a binary file)
+    assert sorted(diff.paths) == (["app/__init__.py"] if isinstance(host, LocalGitCodeHost) else []) + ["app/copy.ini"]
+    assert MARKER not in diff.text
+
+
+def test_the_local_host_sees_an_edited_copy_of_an_unchanged_secret(tmp_path):
+    repo = tmp_path / "repos" / "acme" / "svc"
+    repo.mkdir(parents=True)
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    write(repo, {".env": "".join(f"LINE{n}={MARKER}\n" for n in range(20)), "README.md": "svc\n"})
+    git(repo, "commit", "--quiet", "-m", "init")
+    write(repo, {"app/settings.ini": "".join(f"LINE{n}={MARKER}\n" for n in range(19)) + "EXTRA=1\n"})
+    git(repo, "commit", "--quiet", "-m", "edited copy")
+
+    diff = LocalGitCodeHost(tmp_path / "repos").commit_diff(REPO, git(repo, "rev-parse", "HEAD"))
+
+    assert diff.withheld_files == ("app/settings.ini",) and MARKER not in diff.text

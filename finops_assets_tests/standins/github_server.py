@@ -225,11 +225,14 @@ class GitHubStandIn:
         message = git(repo.path, "show", "-s", "--format=%B", sha).rstrip("\n")
         base = parents[0] if parents else EMPTY_TREE
         files = []
-        for line in git(repo.path, "diff-tree", "-r", "-M", "--name-status", base, sha).splitlines():
-            code, *names = line.split("\t")
+        # GitHub reports renames (previous_filename) but not copies: -M only, as GitHub does.
+        for line in git(repo.path, "diff-tree", "-r", "-M", "--raw", "--no-abbrev", base, sha).splitlines():
+            meta, *names = line.split("\t")
+            *_modes, _old_blob, new_blob, code = meta.lstrip(":").split()
             patch_text = git(repo.path, "diff-tree", "-p", "-M", "--no-color", base, sha, "--", *names)
             hunk_start = patch_text.find("\n@@")  # GitHub's `patch` holds the hunks only, not the headers
-            entry = {"sha": None, "filename": names[-1], "status": _GIT_STATUS.get(code[0], "modified"),
+            entry = {"sha": None if code[0] == "D" else new_blob, "filename": names[-1],
+                     "status": _GIT_STATUS.get(code[0], "modified"),
                      "additions": 0, "deletions": 0, "changes": 0}
             if hunk_start >= 0:
                 entry["patch"] = patch_text[hunk_start + 1:].rstrip("\n")

@@ -194,7 +194,7 @@ class GitHubCodeHost:
         not keep it."""
         status = _STATUS.get(file.status, "modified")
         old_path = file.previous_filename or file.filename
-        named = FileDiff(file.filename, status, "", file.previous_filename)
+        named = FileDiff(file.filename, status, "", file.previous_filename, file.sha)
         if is_secret_file(named, gitignore):
             return named
         if file.patch is None and status != "renamed":  # binary (or too large for the API): no text to analyse
@@ -202,7 +202,7 @@ class GitHubCodeHost:
         old_side = "/dev/null" if status == "added" else f"a/{old_path}"
         new_side = "/dev/null" if status == "removed" else f"b/{file.filename}"
         return FileDiff(file.filename, status, f"--- {old_side}\n+++ {new_side}\n" + (file.patch or ""),
-                        file.previous_filename)
+                        file.previous_filename, file.sha)
 
     # ---- CodeHost ------------------------------------------------------------------------------
     def commit_diff(self, repository: str, commit_sha: str) -> CommitDiff:
@@ -215,7 +215,20 @@ class GitHubCodeHost:
             changed = list(commit.files)
             gitignore = self._gitignore(repo, sha, [n for c in changed for n in (c.filename, c.previous_filename) if n])
             files = [d for c in changed if (d := self._file_diff(c, gitignore)) is not None]
-        return guard_diff(repository, sha, parent, message, files, gitignore)
+            secret_blobs = self._secret_blobs(repo, [sha, parent], gitignore)
+        return guard_diff(repository, sha, parent, message, files, gitignore, secret_blobs=secret_blobs)
+
+    def _secret_blobs(self, repo: Repository, refs: list[str | None], gitignore: GitignoreRules) -> frozenset[str]:
+        """The blob ids of the secret files in the commit's and its parent's trees. GitHub reports renames
+        (previous_filename) but not copies, so a changed file with one of these ids is a copy of a secret
+        file and is withheld. Limits: a truncated (huge) tree is not scanned, a copy edited on the way has
+        another id, and .gitignore rules count only where they lie above a changed file."""
+        found = set()
+        for ref in filter(None, refs):
+            listing = self._tree(repo, ref)
+            found |= {blob for path, (mode, blob) in (listing or {}).items()
+                      if mode in ("100644", "100755") and is_secret_path(path, gitignore)}
+        return frozenset(found)
 
     def file_at(self, repository: str, commit_sha: str, path: str) -> str:
         # The fixed patterns are checked before any request; .gitignore needs one (for .gitignore itself).

@@ -65,6 +65,7 @@ class FileDiff:
     status: str        # 'added' | 'modified' | 'removed' | 'renamed'
     patch: str         # the unified diff of this file ('--- a/..', '+++ b/..', hunks)
     old_path: str | None = None   # a rename's or copy's source: a secret source makes the file secret
+    blob: str | None = None       # the new side's git blob id, when the host knows it (content-based copy check)
 
 
 def folder_of(path: str) -> str:
@@ -195,13 +196,24 @@ def is_secret_file(f: FileDiff, gitignore: GitignoreRules = GitignoreRules()) ->
     return is_secret_path(f.path, gitignore) or bool(f.old_path and is_secret_path(f.old_path, gitignore))
 
 
+EMPTY_BLOB = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"   # an empty file reveals nothing: never a "copy"
+
+
 def guard_diff(repository: str, commit_sha: str, parent_sha: str | None, message: str, files: list[FileDiff],
-               gitignore: GitignoreRules = GitignoreRules(), max_chars: int = MAX_DIFF_CHARS) -> CommitDiff:
+               gitignore: GitignoreRules = GitignoreRules(), max_chars: int = MAX_DIFF_CHARS,
+               secret_blobs: frozenset[str] = frozenset()) -> CommitDiff:
     """Drop secret files (keeping their names) and cap the diff at `max_chars`, reporting the cut.
+    A file whose content (git blob id) is that of a secret file is a copy of it and withheld too:
+    `secret_blobs` (the host's secret files around the commit) plus the blobs of this diff's secret files.
     Files are cut whole where possible; the last file that does not fit is cut at a line boundary."""
     kept, withheld = [], []
     for f in files:
         (withheld if is_secret_file(f, gitignore) else kept).append(f)
+    copied = (set(secret_blobs) | {f.blob for f in withheld if f.blob}) - {EMPTY_BLOB}
+    withheld += [f for f in kept if f.blob in copied]
+    kept = [f for f in kept if f.blob not in copied]
+    order = {id(f): i for i, f in enumerate(files)}
+    withheld.sort(key=lambda f: order[id(f)])
     total = sum(len(f.patch) for f in kept)
     capped, used, truncated = [], 0, False
     for f in kept:
@@ -215,7 +227,7 @@ def guard_diff(repository: str, commit_sha: str, parent_sha: str | None, message
             head = f.patch[:room]
             head = head[: head.rfind("\n") + 1] if "\n" in head else ""
             if head:
-                capped.append(FileDiff(f.path, f.status, head, f.old_path))
+                capped.append(FileDiff(f.path, f.status, head, f.old_path, f.blob))
         break
     return CommitDiff(repository=repository, commit_sha=commit_sha, parent_sha=parent_sha, message=message,
                       files=tuple(capped), withheld_files=tuple(f.path for f in withheld), truncated=truncated,

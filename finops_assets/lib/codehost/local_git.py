@@ -12,12 +12,13 @@ import tempfile
 from pathlib import Path, PurePosixPath
 
 from finops_assets.lib.codehost.host import (CodeHostError, CommitDiff, FileDiff, GitignoreRules, PullRequestRecord,
-                                             check_regular_file, guard_diff, is_secret_file, is_secret_path)
+                                             EMPTY_BLOB, check_regular_file, guard_diff, is_secret_file, is_secret_path)
 from finops_assets.lib.analysis.patches import PatchError, check_patchable
 from finops_assets.lib.deployments.repository_names import RepositoryNameError, validate_repository
 
 BOT_IDENTITY = {"GIT_AUTHOR_NAME": "finops-assets", "GIT_AUTHOR_EMAIL": "finops-assets@localhost",
                 "GIT_COMMITTER_NAME": "finops-assets", "GIT_COMMITTER_EMAIL": "finops-assets@localhost"}
+_COPIES = ("-M", "-C", "--find-copies-harder")
 _STATUS = {"A": "added", "M": "modified", "D": "removed", "R": "renamed", "C": "added", "T": "modified"}
 
 
@@ -116,21 +117,28 @@ class LocalGitCodeHost:
         parent = parents[0] if parents else None
         message = self._git(path, "show", "-s", "--format=%B", sha).strip()
         base = parent or self._git(path, "hash-object", "-t", "tree", "/dev/null").strip()
-        fields = self._git(path, "diff-tree", "-r", "-M", "--name-status", "-z", base, sha).split("\0")
+        # -C --find-copies-harder: a copy of any file of the parent (a secret one too, unchanged by the commit)
+        # is reported with its source, which is_secret_file checks. Exact copies are found by blob id whatever the
+        # repository's size; edited copies only while sources x targets stay under diff.renameLimit (git's bound
+        # on the cost), past it git falls back to exact matches.
+        fields = self._git(path, "diff-tree", "-r", *_COPIES, "--raw", "--no-abbrev", "-z", base, sha).split("\0")
         changes, at = [], 0
         while at < len(fields) and fields[at]:
-            status = fields[at]
+            _old_mode, _new_mode, _old_blob, new_blob, status = fields[at].lstrip(":").split()
             width = 2 if status[0] in "RC" else 1
             names = fields[at + 1: at + 1 + width]
-            changes.append(FileDiff(names[-1], _STATUS.get(status[0], "modified"), "",
-                                    names[0] if width == 2 else None))
+            source = names[0] if width == 2 else None
+            if status[0] == "C" and new_blob == EMPTY_BLOB:   # an empty file "copied" from an empty one reveals nothing
+                status, source = "A", None
+            changes.append(FileDiff(names[-1], _STATUS.get(status[0], "modified"), "", source,
+                                    None if status[0] == "D" else new_blob))
             at += 1 + width
         gitignore = self._gitignore(path, sha, [n for f in changes for n in (f.path, f.old_path) if n])
         secret = [f for f in changes if is_secret_file(f, gitignore)]
         # One `git diff` for the whole commit (not one per file: a 5,600-file commit took minutes). Secret
         # files, both sides of a rename, are excluded: their diff is never even produced.
         excluded = [f":(exclude,literal){n}" for f in secret for n in (f.path, f.old_path) if n]
-        text = self._git(path, "-c", "core.quotePath=false", "diff", "--no-color", "--no-ext-diff", "-M", base, sha,
+        text = self._git(path, "-c", "core.quotePath=false", "diff", "--no-color", "--no-ext-diff", *_COPIES, base, sha,
                          "--", ":/", *excluded)
         chunks = {}
         for chunk in ("\n" + text).split("\ndiff --git ")[1:]:
@@ -144,7 +152,7 @@ class LocalGitCodeHost:
             if patch is None:  # a name git quotes, or a pairing the exclusions changed: diff this file alone
                 names = [n for n in (f.old_path, f.path) if n]
                 patch = self._git(path, "diff", "--no-color", "--no-ext-diff", "-M", base, sha, "--", *names)
-            files.append(FileDiff(f.path, f.status, patch, f.old_path))
+            files.append(FileDiff(f.path, f.status, patch, f.old_path, f.blob))
         return guard_diff(repository, sha, parent, message, files, gitignore)
 
     def file_at(self, repository: str, commit_sha: str, path: str) -> str:
