@@ -84,6 +84,7 @@ def test_refused_exchange_rates_and_conversions_are_said_in_the_run(resources, d
     from finops_assets_tests.billing.test_focus_ingest import line, write_csv
 
     write_csv(data_dir / "billing" / "gbp.csv", [line(1, h, cost="4", BillingCurrency="GBP") for h in range(2)])
+    write_csv(data_dir / "billing" / "eur.csv", [line(2, h, cost="7", BillingCurrency="EUR") for h in range(3)])
     with dg.instance_for_test() as instance:
         result = dg.materialize([focus_billing], resources=resources, instance=instance)
         assert result.success
@@ -93,3 +94,4 @@ def test_refused_exchange_rates_and_conversions_are_said_in_the_run(resources, d
     assert any("exchange_rates.csv: line 2: exchange_rate_invalid" in m for m in logged)
     assert any(m == "converted 2 rows from GBP at 1.25 (exchange_rates.csv): 10.00 USD billed" for m in logged)
     assert "2 rows GBP x 1.25" in metadata["currency_conversions"].value
+    assert any(m.startswith("3 row(s) billed in EUR are quarantined, not in the rollups") for m in logged)

@@ -223,3 +223,30 @@ def test_typed_parquet_money_keeps_what_the_file_wrote(conn, tmp_path, sql_type,
     staged.unlink()
     ingest(conn, [path], tmp_path)
     assert daily_billed(conn) == Decimal(expected) * 1000
+
+
+def test_exchange_rates_saved_by_excel_with_a_bom_and_crlf_are_read(tmp_path):
+    path = tmp_path / "exchange_rates.csv"
+    path.write_bytes("\ufeffcurrency,rate\r\nGBP,1.25\r\n".encode("utf-8"))
+    assert read_exchange_rates(path).rates == {"GBP": 1.25}
+
+
+@pytest.mark.parametrize("setting, expected", [("usd ", "USD"), (" eur", "EUR")])
+def test_the_reporting_currency_setting_is_trimmed(setting, expected):
+    assert IngestSettings(reporting_currency=setting).reporting_currency == expected
+
+
+@pytest.mark.parametrize("setting", ["US$", "dollars", "", "U S"])
+def test_a_reporting_currency_that_is_not_a_code_is_refused(setting):
+    with pytest.raises(ValueError, match="3-letter ISO 4217"):
+        IngestSettings(reporting_currency=setting)
+
+
+def test_unconverted_money_and_a_changed_reporting_currency_are_reported(conn, tmp_path):
+    eur = write_csv(tmp_path / "eu-2025-05.csv", [line(1, 0, "r-eu", cost="1000000", BillingCurrency="EUR")],
+                    mtime=1_000 * 10**9)
+    assert ingest(conn, [eur], tmp_path).reporting_currency == "EUR"
+    usd = write_csv(tmp_path / "marketplace-2025-05.csv", [line(1, 1, "r-us", cost="0.01")], mtime=2_000 * 10**9)
+    report = ingest(conn, [eur, usd], tmp_path)
+    assert (report.reporting_currency, report.previous_reporting_currency) == ("USD", "EUR")
+    assert report.unconverted == {"EUR": 1}

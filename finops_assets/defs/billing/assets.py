@@ -72,6 +72,14 @@ def focus_billing(context: dg.AssetExecutionContext, config: FocusBillingConfig,
         elif outcome.status != "unchanged":
             context.log.info(f"{outcome.status} {outcome.source_file}: read {outcome.rows_read:,}, "
                              f"accepted {outcome.rows_accepted:,}, quarantined {outcome.rows_quarantined:,}")
+    if report.previous_reporting_currency:
+        context.log.warning(f"reporting currency is now {report.reporting_currency} (was "
+                            f"{report.previous_reporting_currency}): every billing file was reloaded")
+    for currency, count in report.unconverted.items():
+        # Money that is not in the rollups: say it every run until a rate or the setting fixes it.
+        context.log.warning(f"{count:,} row(s) billed in {currency} are quarantined, not in the rollups: no valid "
+                            f"rate to {report.reporting_currency} in exchange_rates.csv (add one, or set "
+                            f"FINOPS_REPORTING_CURRENCY={currency} if that is your reporting currency)")
     for c in report.conversions:
         context.log.info(f"converted {c.rows:,} rows from {c.currency} at {c.rate:g} (exchange_rates.csv): "
                          f"{c.converted_billed_cost:,.2f} {report.reporting_currency} billed")

@@ -30,7 +30,7 @@ def read_exchange_rates(path: Path) -> ExchangeRates:
     refused: dict[str, str] = {}
     problems: list[str] = []
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:  # Excel writes a BOM
             reader = csv.DictReader(handle)
             if not reader.fieldnames or not {"currency", "rate"} <= {(f or "").strip().lower() for f in reader.fieldnames}:
                 return ExchangeRates(problems=[f"{path}: header must have columns currency,rate "

@@ -75,6 +75,12 @@ class IngestSettings:
     max_line_item_cost: float = DEFAULT_MAX_LINE_ITEM_COST
 
     def __post_init__(self):
+        if self.reporting_currency is not None:
+            # "usd " would read every USD row as another currency and quarantine the whole bill.
+            currency = self.reporting_currency.strip().upper()
+            if not re.fullmatch(r"[A-Z]{3}", currency):
+                raise ValueError(f"reporting currency must be a 3-letter ISO 4217 code, got {self.reporting_currency!r}")
+            object.__setattr__(self, "reporting_currency", currency)
         for currency, rate in self.exchange_rates.items():
             if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
                 raise ValueError(f"exchange rate for {currency} must be a finite number > 0, got {rate!r}")
@@ -115,6 +121,8 @@ class IngestReport:
     files: list[FileOutcome]
     reporting_currency: str | None
     conversions: list[Conversion] = field(default_factory=list)
+    previous_reporting_currency: str | None = None  # set when this run changed it (every file reloaded)
+    unconverted: dict[str, int] = field(default_factory=dict)  # currency -> rows quarantined for want of a rate
 
     @property
     def failed(self) -> list[FileOutcome]:
@@ -420,7 +428,7 @@ def _reporting_currency(conn, settings: IngestSettings, new_counts: dict[str, Co
     """The setting; else USD when any file bills in USD; else the currency of the first file
     delivered (oldest mtime). Never the majority: a big file in another currency must not flip it."""
     if settings.reporting_currency:
-        return settings.reporting_currency.upper()
+        return settings.reporting_currency
     per_file: dict[str, tuple[int, Counter]] = {
         source_file: (mtime, Counter(json.loads(counts_json)))
         for source_file, mtime, counts_json in conn.execute(
@@ -460,6 +468,9 @@ def ingest_billing_files(
     with tempfile.TemporaryDirectory(prefix="focus-staging-", dir=staging_dir) as staging:
         report = _ingest(conn, files, to_load, outcomes, settings, Path(staging), staging_dir, full_refresh)
     report.conversions = _conversions(conn, report.reporting_currency)
+    report.unconverted = dict(conn.execute(
+        "select regexp_extract(reason, 'BillingCurrency=([^ :;]+)', 1), count(*) from billing_quarantine "
+        "where rule in ('currency_without_rate', 'exchange_rate_invalid') group by 1 order by 1").fetchall())
     return report
 
 
@@ -505,7 +516,8 @@ def _ingest(conn, files, to_load, outcomes, settings, staging: Path, staging_dir
         log.info("reporting currency is now %s (was %s): reloading every file", currency, previous_currencies)
         reloaded = ingest_billing_files(conn, files, settings, full_refresh=True, staging_dir=staging_dir)
         # The files removed above are gone before the reload sees them: report them here.
-        return IngestReport(files=outcomes + reloaded.files, reporting_currency=reloaded.reporting_currency)
+        return IngestReport(files=outcomes + reloaded.files, reporting_currency=reloaded.reporting_currency,
+                            previous_reporting_currency=", ".join(sorted(previous_currencies)))
 
     for path in to_load:
         source_file = str(path)
