@@ -97,7 +97,7 @@ def test_pr_job_refuses_without_approver_and_opens_one_draft_branch_with_one(pip
     changed = _git(repo, "diff", "--name-only", f"{target['commit_sha']}..{branch}").splitlines()
     assert changed == [target["offending_file"]]
     message = _git(repo, "log", "-1", "--format=%B", branch)
-    assert "Approved by **Dana Oncall**" in message and target["anomaly_id"] in message
+    assert "Approved by **`Dana Oncall`**" in message and target["anomaly_id"] in message
     assert _git(repo, "rev-parse", "main") == main_before  # never the default branch
 
     again = _launch(data, warehouse, target["analysis_id"], "Dana Oncall", monkeypatch)

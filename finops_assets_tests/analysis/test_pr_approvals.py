@@ -80,7 +80,7 @@ def test_outside_strings_cannot_add_sections_links_html_or_close_the_diff_block(
     assert strong == ["Dana Oncall"]
     [fence] = [t for t in tokens if t.type == "fence"]
     assert fence.content == fenced_patch and fence.info == "diff"
-    assert hostile.body.count("Approved by") == 4 and hostile.body.count("Approved by **Dana Oncall**") == 1
+    assert hostile.body.count("Approved by") == 4 and hostile.body.count("Approved by **`Dana Oncall`**") == 1
     assert "\n" not in hostile.title
 
 
@@ -88,3 +88,34 @@ def test_escape_visible_shows_hidden_characters_on_one_line():
     assert escape_visible("Dana\u200b\nx") == "Dana\\u200b\\u000ax"
     assert escape_visible("Zoë Ångström") == "Zoë Ångström"
     assert len(escape_visible("x" * 1000)) == 500
+
+
+LINKY = ("Approve here: https://evil.example/approve or www.evil.example @acme/security-team, cc @mallory, "
+         "mail sec@evil.example, see #123, GH-7, acme/svc#9, <https://a.example>, [x](http://b.example) "
+         ":rocket: $x^2$ `tick` ``two``")
+# What GitHub turns into a link or a notification in plain text (GFM autolinks plus GitHub's references):
+# bare URLs and www., e-mail addresses, @user and @org/team, #123, GH-123, owner/repo#123.
+GFM_AUTOLINK = re.compile(r"https?://|www\.|[\w.+-]+@[\w-]+\.\w|(?<![\w`])@[A-Za-z0-9-]|#\d|\bGH-\d|/[\w.-]+#\d",
+                          re.IGNORECASE)
+
+
+def test_outside_prose_cannot_produce_links_or_mentions():
+    """md_text('Approve here: https://evil.example/approve or www.evil.example @acme/security-team') came back
+    unchanged, and GitHub autolinks and notifies in plain text: every outside string is now a code span."""
+    from finops_assets.lib.pull_requests.plan import md_text
+
+    assert md_text("Approve @acme/security-team") == "`Approve @acme/security-team`"
+    fields = ("cause_description", "reasoning", "fix_description", "offending_lines", "analyzer", "deployment_id")
+    hostile = plan_pull_request({**ANALYSIS, **{f: LINKY for f in fields}},
+                                {"resource_id": LINKY, "team": LINKY, "department": LINKY, "detected_at": LINKY,
+                                 "days_elevated": LINKY}, "Dana @acme/security-team", {REPO}, "a1")
+    tokens = MarkdownIt("commonmark").parse(hostile.body)
+    inline = [c for t in tokens if t.type == "inline" for c in t.children]
+    assert not [c for c in inline if c.type in ("link_open", "image", "html_inline")]
+    plain = " ".join(c.content for c in inline if c.type == "text")   # what GitHub would autolink
+    assert not GFM_AUTOLINK.search(plain), GFM_AUTOLINK.search(plain)
+    spans = [c.content for c in inline if c.type == "code_inline"]
+    assert spans.count(LINKY) == 11 and "Dana @acme/security-team" in spans   # shown literally, as typed
+    # the check would catch the prose had it stayed plain text
+    assert GFM_AUTOLINK.findall(LINKY) == ["https://", "www.", "@a", "@m", "sec@evil.e", "#1", "GH-7", "/svc#9",
+                                           "https://", "http://"]

@@ -3,8 +3,8 @@
 A PR is opened only for a high-confidence analysis whose patch is a plain modification of the offending
 file alone, in a repository registered in team_repositories, approved by a named person; always as a draft
 on a `finops/cost-fix-<anomaly id>` branch, never on the default branch. Every string in the PR body that
-came from outside (analyzer answer, bill, run config) is escaped: it cannot add headings, links, HTML or a
-fake "Approved by" section, nor close the diff block early.
+came from outside (analyzer answer, bill, run config) is an inline code span: it cannot add headings, links,
+HTML, @-mentions, autolinked URLs or a fake "Approved by" section, nor close the diff block early.
 """
 
 import re
@@ -46,16 +46,21 @@ def one_line(value: object, limit: int = 2000) -> str:
 
 
 def md_text(value: object, limit: int = 2000) -> str:
-    """Untrusted text as literal Markdown on one line: every character that could start emphasis, a link,
-    an image, HTML, a heading, a table, a code span or a block (at the start of the line) is backslash-escaped."""
-    text = re.sub(r"([\\`*_\[\]<>#|~!&])", r"\\\1", one_line(value, limit))
-    text = re.sub(r"^(\d+)([.)])", r"\1\\\2", text)   # "1." / "1)" would start a list
-    return re.sub(r"^([-+=>])", r"\\\1", text)
+    """Untrusted prose as literal Markdown on one line: one inline code span (md_code). Inside a code span
+    nothing is markup (no emphasis, link, image, HTML, heading, table or block), and GitHub turns nothing
+    into a link or a notification there: no bare URL (`http://`, `https://`, `www.`), e-mail address,
+    @user or @org/team mention, #123 / GH-123 / owner/repo#123 reference, commit id or :emoji:. Backslash
+    escapes could not do that: GitHub autolinks `www.evil.example` and notifies `@acme/security-team` in
+    plain text whatever is escaped around them."""
+    return md_code(value, limit)
 
 
 def md_code(value: object, limit: int = 300) -> str:
-    """Untrusted text as an inline code span, fenced by more backticks than it contains (CommonMark)."""
+    """Untrusted text as an inline code span, fenced by more backticks than it contains (CommonMark); a
+    text that starts or ends with a backtick is padded with one space each side (which CommonMark strips)."""
     text = one_line(value, limit)
+    if not text:
+        return ""
     fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
     return f"{fence} {text} {fence}" if text.startswith("`") or text.endswith("`") else f"{fence}{text}{fence}"
 
