@@ -105,6 +105,7 @@ def test_outside_prose_cannot_produce_links_or_mentions():
     from finops_assets.lib.pull_requests.plan import md_text
 
     assert md_text("Approve @acme/security-team") == "`Approve @acme/security-team`"
+    assert md_text("") == "" and md_text(" \n ") == ""   # nothing, not a stray "``"
     fields = ("cause_description", "reasoning", "fix_description", "offending_lines", "analyzer", "deployment_id")
     hostile = plan_pull_request({**ANALYSIS, **{f: LINKY for f in fields}},
                                 {"resource_id": LINKY, "team": LINKY, "department": LINKY, "detected_at": LINKY,
