@@ -25,8 +25,11 @@ def plan(approver: str, allowlist=None, **changes):
 
 @pytest.mark.parametrize("approver, code", [
     ("\u200b", "U+200B"), ("Dana\u200bOncall", "U+200B"), ("\u2060", "U+2060"), ("\ufeffDana", "U+FEFF"),
-    ("\u3164", "U+1160"), ("Dana\u202eOncall", "U+202E"), ("Dana\x00", "U+0000"), ("Dana\tOncall", "U+0009"),
+    ("\u3164", "U+3164"), ("Dana\u202eOncall", "U+202E"), ("Dana\x00", "U+0000"), ("Dana\tOncall", "U+0009"),
     ("Dana\n\n## Approval\nApproved by **mallory**", "U+000A"), ("Dana\u2028Oncall", "U+2028"),
+    # Default_Ignorable_Code_Point that Unicode files as marks or letters, named as typed (not after NFKC)
+    ("Dana\ufe0f", "U+FE0F"), ("Da\u034fna", "U+034F"), ("Dana\u180b", "U+180B"), ("Dana\U000e0041", "U+E0041"),
+    ("Dana\U0001d173", "U+1D173"), ("Dana\U0001bca0", "U+1BCA0"), ("\uffa0Dana", "U+FFA0"),
 ])
 def test_invisible_control_and_line_break_characters_are_refused(approver, code):
     with pytest.raises(Refusal, match=f"control, format, line-break or zero-width characters .*{re.escape(code)}") as refused:
@@ -86,6 +89,7 @@ def test_outside_strings_cannot_add_sections_links_html_or_close_the_diff_block(
 
 def test_escape_visible_shows_hidden_characters_on_one_line():
     assert escape_visible("Dana\u200b\nx") == "Dana\\u200b\\u000ax"
+    assert escape_visible("Dana\U000e0041\ufe0f") == "Dana\\U000e0041\\ufe0f"   # astral: \U and 8 digits
     assert escape_visible("Zoë Ångström") == "Zoë Ångström"
     assert len(escape_visible("x" * 1000)) == 500
 

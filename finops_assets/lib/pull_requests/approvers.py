@@ -13,6 +13,25 @@ import unicodedata
 MAX_APPROVER_CHARS = 64
 # Invisible characters that Unicode files as letters or symbols, not as format characters.
 _INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800\u17b4\u17b5")
+# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): drawn as nothing, wherever they are filed
+# (variation selectors and the combining grapheme joiner are marks, U+3164 a letter), so never in a name.
+_DEFAULT_IGNORABLE = ((0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+                      (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
+                      (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
+                      (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF))
+
+
+def _hidden(c: str) -> bool:
+    """Drawn as nothing, or a control/format/separator character (a plain space is fine)."""
+    if c == " ":
+        return False
+    code = ord(c)
+    return (c in _INVISIBLE or unicodedata.category(c)[0] in "CZ"
+            or any(low <= code <= high for low, high in _DEFAULT_IGNORABLE))
+
+
+def _code_point(c: str) -> str:
+    return f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}"
 
 
 class ApproverError(ValueError):
@@ -21,9 +40,8 @@ class ApproverError(ValueError):
 
 def escape_visible(value: object, limit: int = 500) -> str:
     """One line for a log or audit row: control, format, separator and invisible characters written as
-    \\uXXXX so they can be seen, then cut to `limit`."""
-    text = "".join(c if c == " " or (unicodedata.category(c)[0] not in "CZ" and c not in _INVISIBLE)
-                   else f"\\u{ord(c):04x}" for c in str(value))
+    \\uXXXX (\\UXXXXXXXX beyond U+FFFF) so they can be seen, then cut to `limit`."""
+    text = "".join(_code_point(c) if _hidden(c) else c for c in str(value))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -42,7 +60,10 @@ def normalize_approver(raw: str | None, allowlist: frozenset[str] | None = None)
     if raw is None or not raw.strip():
         raise ApproverError("an approver is required: set run config `approver` to the name of the person approving")
     name = unicodedata.normalize("NFKC", raw).strip()
-    hidden = sorted({c for c in name if c in _INVISIBLE or (c != " " and unicodedata.category(c)[0] in "CZ")})
+    # Named as typed: U+3164 (which NFKC turns into U+1160) is reported as U+3164; a full-width space, which
+    # NFKC makes a plain space, is fine.
+    hidden = sorted({c for c in raw if any(_hidden(n) for n in unicodedata.normalize("NFKC", c))}
+                    or {c for c in name if _hidden(c)})
     if hidden:
         codes = ", ".join(f"U+{ord(c):04X}" for c in hidden)
         raise ApproverError(f"approver '{escape_visible(raw, 80)}' contains control, format, line-break or "
