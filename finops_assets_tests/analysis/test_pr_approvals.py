@@ -40,6 +40,7 @@ def test_invisible_control_and_line_break_characters_are_refused(approver, code)
 def test_names_are_nfkc_normalized_single_spaced_and_bounded():
     assert plan("\uff24\uff41\uff4e\uff41\u3000\uff2f\uff4e\uff43\uff41\uff4c\uff4c").approver == "Dana Oncall"
     assert plan("  Dana    Oncall ").approver == "Dana Oncall"
+    assert plan("Dana Oncall\n").approver == "Dana Oncall"      # surrounding whitespace is trimmed, not refused
     assert plan("Zoë Ångström").approver == "Zoë Ångström"
     assert plan("x" * MAX_APPROVER_CHARS).approver == "x" * MAX_APPROVER_CHARS
     with pytest.raises(Refusal, match="over the limit of 64"):

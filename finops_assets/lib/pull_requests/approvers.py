@@ -63,7 +63,7 @@ def normalize_approver(raw: str | None, allowlist: frozenset[str] | None = None)
     # Named as typed: U+3164 (which NFKC turns into U+1160) is reported as U+3164; a full-width space, which
     # NFKC makes a plain space, is fine. (NFKC of the whole name only composes letters and marks, so checking
     # each character's own normalization finds every hidden character of the normalized name.)
-    hidden = sorted({c for c in raw if any(_hidden(n) for n in unicodedata.normalize("NFKC", c))})
+    hidden = sorted({c for c in raw.strip() if any(_hidden(n) for n in unicodedata.normalize("NFKC", c))})
     if hidden:
         codes = ", ".join(f"U+{ord(c):04X}" for c in hidden)
         raise ApproverError(f"approver '{escape_visible(raw, 80)}' contains control, format, line-break or "
