@@ -5,6 +5,7 @@ from finops_assets.defs.pools import DUCKDB_WRITE_POOL
 from finops_assets.lib.analysis.code_analysis import analyze_targets
 from finops_assets.lib.common.metadata import markdown_table
 from finops_assets.lib.common.sql import load_sql
+from finops_assets.lib.common.transactions import transaction
 from finops_assets.resources.code_host import CodeHostResource, DiffAnalyzerResource
 from finops_assets.resources.warehouse import FinopsWarehouse
 
@@ -38,17 +39,16 @@ def diff_analyses(context: dg.AssetExecutionContext, warehouse: FinopsWarehouse,
     with warehouse.write() as conn:
         conn.execute(load_sql("analysis/create_diff_analyses"))
         conn.execute(load_sql("analysis/alter_diff_analyses_add_patch_rejected"))
-        conn.begin()
-        # Analyses of correlations that no longer exist leave; kept ones stay as they were.
-        conn.execute("delete from diff_analyses where not list_contains($keep, analysis_id)",
-                     {"keep": sorted(keep)})
-        if fresh is not None:
-            conn.register("fresh_analyses", fresh.select(DIFF_ANALYSIS_COLUMNS).to_arrow())
-            conn.execute("delete from diff_analyses where analysis_id in (select analysis_id from fresh_analyses)")
-            conn.execute(f"insert into diff_analyses ({', '.join(DIFF_ANALYSIS_COLUMNS)}) "
-                         f"select {', '.join(DIFF_ANALYSIS_COLUMNS)} from fresh_analyses")
-            conn.unregister("fresh_analyses")
-        conn.commit()
+        with transaction(conn):
+            # Analyses of correlations that no longer exist leave; kept ones stay as they were.
+            conn.execute("delete from diff_analyses where not list_contains($keep, analysis_id)",
+                         {"keep": sorted(keep)})
+            if fresh is not None:
+                conn.register("fresh_analyses", fresh.select(DIFF_ANALYSIS_COLUMNS).to_arrow())
+                conn.execute("delete from diff_analyses where analysis_id in (select analysis_id from fresh_analyses)")
+                conn.execute(f"insert into diff_analyses ({', '.join(DIFF_ANALYSIS_COLUMNS)}) "
+                             f"select {', '.join(DIFF_ANALYSIS_COLUMNS)} from fresh_analyses")
+                conn.unregister("fresh_analyses")
         summary = conn.sql("select coalesce(pattern, 'no clear code cause') as cause, count(*) as analyses, "
                            "count(fix_patch) as with_patch from diff_analyses group by 1 order by 2 desc").pl()
         total = conn.sql("select count(*) from diff_analyses").fetchall()[0][0]

@@ -33,6 +33,7 @@ from finops_assets.lib.billing.focus_schema import (
 )
 from finops_assets.lib.billing.owners import OwnerRules, resolve_owner
 from finops_assets.lib.common.sql import fetch_one, load_sql, quote_identifier
+from finops_assets.lib.common.transactions import transaction
 
 log = logging.getLogger(__name__)
 
@@ -546,8 +547,7 @@ def _load_file(conn, path: Path, readable: Path, settings: IngestSettings, curre
     conn.execute(load_sql("billing/create_focus_validated_view"))
     rows_read = int(profile.get_column("row_count").sum()) + len(rejects)
     params = {"source_file": source_file}
-    conn.begin()
-    try:
+    with transaction(conn):
         conn.execute(load_sql("billing/delete_billing_file_rows"), params)
         conn.execute(load_sql("billing/delete_billing_quarantine_file_rows"), params)
         accepted = fetch_one(conn, load_sql("billing/insert_focus_billing_from_source"), params)[0]
@@ -575,10 +575,6 @@ def _load_file(conn, path: Path, readable: Path, settings: IngestSettings, curre
                 "extra_columns": ", ".join(mapping.extra_columns),
             },
         )
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
     return FileOutcome(source_file, "loaded", rows_read, int(accepted), int(quarantined) + len(rejects))
 
 
@@ -595,18 +591,16 @@ def _record_failure(conn, path: Path, problem: str) -> FileOutcome:
 
 def _delete_file(conn, source_file: str) -> None:
     params = {"source_file": source_file}
-    conn.begin()
-    conn.execute(load_sql("billing/delete_billing_file_rows"), params)
-    conn.execute(load_sql("billing/delete_billing_quarantine_file_rows"), params)
-    conn.execute(load_sql("billing/delete_billing_files_entry"), params)
-    conn.commit()
+    with transaction(conn):
+        conn.execute(load_sql("billing/delete_billing_file_rows"), params)
+        conn.execute(load_sql("billing/delete_billing_quarantine_file_rows"), params)
+        conn.execute(load_sql("billing/delete_billing_files_entry"), params)
 
 
 def _mark_duplicates(conn) -> None:
-    conn.begin()
-    conn.execute(load_sql("billing/update_focus_billing_clear_duplicates"))
-    # Every file that has rows counts, including a failed file whose last good version's rows are kept.
-    if fetch_one(conn, "select count(*) from billing_files where rows_accepted > 0")[0] > 1:
-        conn.execute(load_sql("billing/update_focus_billing_mark_duplicates"))
-    conn.execute(load_sql("billing/update_billing_files_superseded"))
-    conn.commit()
+    with transaction(conn):
+        conn.execute(load_sql("billing/update_focus_billing_clear_duplicates"))
+        # Every file that has rows counts, including a failed file whose last good version's rows are kept.
+        if fetch_one(conn, "select count(*) from billing_files where rows_accepted > 0")[0] > 1:
+            conn.execute(load_sql("billing/update_focus_billing_mark_duplicates"))
+        conn.execute(load_sql("billing/update_billing_files_superseded"))

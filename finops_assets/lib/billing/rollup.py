@@ -7,6 +7,7 @@ from decimal import Decimal
 import duckdb
 
 from finops_assets.lib.common.sql import fetch_one, load_sql
+from finops_assets.lib.common.transactions import transaction
 
 COST_METRICS = ("auto", "effective", "billed", "list")
 
@@ -32,16 +33,11 @@ def rebuild_rollup_window(conn: duckdb.DuckDBPyConnection, table: str, start: da
     conn.execute(load_sql(f"billing/create_{table}"))
     conn.execute(load_sql("billing/create_cost_metric_macro"))
     window = {"start": start, "end": end}
-    conn.begin()
-    try:
+    with transaction(conn):
         # 'auto' depends on the whole bill (which providers fill EffectiveCost), not on the window.
         conn.execute(load_sql("billing/create_billing_cost_basis"))
         conn.execute(load_sql(f"billing/delete_{table}_window"), window)
         inserted = fetch_one(conn, load_sql(f"billing/insert_{table}_window"), window | {"cost_metric": cost_metric})[0]
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
     return int(inserted)
 
 

@@ -13,6 +13,7 @@ import polars as pl
 
 from finops_assets.lib.routing.rules import evidence_json
 from finops_assets.lib.common.sql import load_sql
+from finops_assets.lib.common.transactions import transaction
 
 
 # Resource-days per baseline pass: median/MAD windows hold their frames in memory, so big bills are
@@ -142,9 +143,11 @@ def route_anomalies(conn: duckdb.DuckDBPyConnection, settings: DetectionSettings
                            "likely_cause": decision.path, "confidence": decision.confidence,
                            "rationale": decision.rationale, "checklist": "\n".join(CHECKLISTS[decision.path]),
                            "excess_cost": a["excess_cost"], "priority_score": a["priority_score"]})
-    _replace_table(conn, "routing_decisions", pl.DataFrame(decisions, schema=ROUTING_SCHEMA))
-    _replace_table(conn, "correlated_deployments", pl.DataFrame(correlations, schema=CORRELATION_SCHEMA))
-    _replace_table(conn, "unattributed_alerts", pl.DataFrame(alerts, schema=ALERT_SCHEMA))
+    # One change: an analyst never sees decisions of this run beside correlations of the last.
+    with transaction(conn):
+        _replace_table(conn, "routing_decisions", pl.DataFrame(decisions, schema=ROUTING_SCHEMA))
+        _replace_table(conn, "correlated_deployments", pl.DataFrame(correlations, schema=CORRELATION_SCHEMA))
+        _replace_table(conn, "unattributed_alerts", pl.DataFrame(alerts, schema=ALERT_SCHEMA))
     return {"routing_decisions": len(decisions), "correlated_deployments": len(correlations),
             "unattributed_alerts": len(alerts)}
 

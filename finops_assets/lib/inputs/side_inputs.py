@@ -16,9 +16,10 @@ from pathlib import Path
 import polars as pl
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from finops_assets.lib.common.sql import load_sql
+from finops_assets.lib.common.transactions import transaction
 from finops_assets.lib.deployments.event_store import EARLIEST_DEPLOYED_AT, LATEST_DEPLOYED_AT
 from finops_assets.lib.deployments.repository_names import validate_repository
-from finops_assets.lib.common.sql import load_sql
 
 _SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
 
@@ -306,16 +307,12 @@ def write_side_input(conn, parsed: ParsedInput) -> None:
     conn.execute(load_sql("inputs/create_input_quarantine"))
     conn.register("side_input_frame", parsed.frame.to_arrow())
     conn.register("rejected_frame", parsed.rejected_frame.to_arrow())
-    conn.begin()
     try:
-        # Table name comes from SIDE_INPUTS, never from input data.
-        conn.execute(f"create or replace table {parsed.spec.name} as select * from side_input_frame")
-        conn.execute(load_sql("inputs/delete_input_quarantine_for_input"), {"input_name": parsed.spec.name})
-        conn.execute(load_sql("inputs/insert_input_quarantine_from_frame"), {"input_name": parsed.spec.name})
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
+        with transaction(conn):
+            # Table name comes from SIDE_INPUTS, never from input data.
+            conn.execute(f"create or replace table {parsed.spec.name} as select * from side_input_frame")
+            conn.execute(load_sql("inputs/delete_input_quarantine_for_input"), {"input_name": parsed.spec.name})
+            conn.execute(load_sql("inputs/insert_input_quarantine_from_frame"), {"input_name": parsed.spec.name})
     finally:
         conn.unregister("side_input_frame")
         conn.unregister("rejected_frame")
