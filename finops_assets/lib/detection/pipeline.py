@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass
 import duckdb
 import polars as pl
 
-from finops_assets.lib.routing.rules import evidence_json
 from finops_assets.lib.common.sql import load_sql
 from finops_assets.lib.common.transactions import transaction
+from finops_assets.lib.routing.rules import evidence_json
 
 
 # Resource-days per baseline pass: median/MAD windows hold their frames in memory, so big bills are
