@@ -302,3 +302,27 @@ def test_the_local_host_sees_an_edited_copy_of_an_unchanged_secret(tmp_path):
     diff = LocalGitCodeHost(tmp_path / "repos").commit_diff(REPO, git(repo, "rev-parse", "HEAD"))
 
     assert diff.withheld_files == ("app/settings.ini",) and MARKER not in diff.text
+
+
+def test_github_file_at_refuses_a_contents_answer_that_is_not_the_regular_file_asked_for(tmp_path):
+    """The tree listing is kept per ref; asked by branch name, it can be older than the contents API's answer.
+    The contents answer is checked on its own: a symlink (or another path, a followed link) is refused."""
+    repo = tmp_path / "svc"
+    repo.mkdir()
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    write(repo, {"ops/limits.yaml": "max: 10\n", "ops/other.yaml": "x: 1\n", "ops/base.yaml": "y: 2\n"})
+    git(repo, "commit", "--quiet", "-m", "init")
+    with GitHubStandIn() as server:
+        server.add_repository(REPO, repo)
+        host = GitHubCodeHost("t", base_url=server.base_url, retries=0, backoff_factor=0.001, timeout=5,
+                              seconds_between_requests=None, seconds_between_writes=None)
+        assert host.file_at(REPO, "main", "ops/limits.yaml") == "max: 10\n"
+        for path, target in (("ops/limits.yaml", "/home/runner/.aws/credentials"), ("ops/other.yaml", "base.yaml")):
+            (repo / path).unlink()
+            (repo / path).symlink_to(target)
+            git(repo, "add", path)
+        git(repo, "commit", "--quiet", "-m", "links")
+        with pytest.raises(CodeHostError, match=r"ops/limits\.yaml is a symlink"):
+            host.file_at(REPO, "main", "ops/limits.yaml")
+        with pytest.raises(CodeHostError, match=r"ops/other\.yaml is a file \(ops/base\.yaml\)"):
+            host.file_at(REPO, "main", "ops/other.yaml")
