@@ -119,8 +119,8 @@ def run_pipeline(data_dir: Path, warehouse: Path) -> int:
     os.environ["FINOPS_WAREHOUSE"] = str(warehouse)
     from finops_assets.definitions import defs
     from finops_assets.defs.partitions import daily_partitions
-    from finops_assets.lib.publishing.snapshot import WarehouseLocationError
     from finops_assets.lib.common.sql import fetch_one, load_sql
+    from finops_assets.lib.publishing.snapshot import WarehouseLocationError
 
     definitions = _load(defs)
     job = definitions.resolve_job_def("finops_daily")
@@ -216,10 +216,10 @@ def _cmd_poll_github(args) -> int:
     into the same event store the webhook receiver writes (the sensor picks them up)."""
     from datetime import UTC, datetime, timedelta
 
-    from finops_assets.lib.codehost.host import CodeHostError
-    from finops_assets.lib.deployments.polling import poll_github_deployments
-    from finops_assets.lib.deployments.event_store import DeploymentEventStore
     from finops_assets.lib.codehost.github import GitHubCodeHost
+    from finops_assets.lib.codehost.host import CodeHostError
+    from finops_assets.lib.deployments.event_store import DeploymentEventStore
+    from finops_assets.lib.deployments.polling import poll_github_deployments
     from finops_assets.lib.deployments.repository_names import RepositoryNameError
 
     token = os.environ.get("GITHUB_TOKEN")

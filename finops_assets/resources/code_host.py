@@ -7,9 +7,9 @@ import dagster as dg
 from pydantic import Field
 
 from finops_assets.lib.analysis.code_analysis import DEFAULT_TIME_LIMIT_SECONDS
-from finops_assets.lib.codehost.host import CodeHost, CommitDiff
 from finops_assets.lib.analysis.diff_analysis import DiffAnalysis
 from finops_assets.lib.analysis.rule_analyzer import FileReader, analyze_commit
+from finops_assets.lib.codehost.host import CodeHost, CommitDiff
 
 
 class CodeHostResource(dg.ConfigurableResource):

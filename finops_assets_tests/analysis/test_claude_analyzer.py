@@ -5,10 +5,15 @@ import re
 import pytest
 
 from finops_assets.lib.analysis.claude_analyzer import TOOL_NAME, ClaudeDiffAnalyzer
-from finops_assets.lib.codehost.host import CommitDiff, FileDiff, guard_diff
 from finops_assets.lib.analysis.diff_analysis import NO_CLEAR_CAUSE, DiffAnalysis
+from finops_assets.lib.codehost.host import CommitDiff, FileDiff, guard_diff
 from finops_assets_tests.standins.anthropic_server import (
-    AnthropicStandIn, refusal, slow, status, text, tool_use,
+    AnthropicStandIn,
+    refusal,
+    slow,
+    status,
+    text,
+    tool_use,
 )
 
 API_KEY = "test-key"

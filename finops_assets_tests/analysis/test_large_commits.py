@@ -3,9 +3,7 @@ recorded as an error while the others go on: real git repositories, git calls co
 on PATH, and a slow Claude answer from the Anthropic stand-in."""
 
 import os
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
@@ -13,15 +11,10 @@ from finops_assets.lib.analysis.code_analysis import analyze_targets
 from finops_assets.lib.codehost.local_git import LocalGitCodeHost
 from finops_assets.resources.code_host import DiffAnalyzerResource
 from finops_assets_tests.standins.anthropic_server import AnthropicStandIn, slow, tool_use
+from finops_assets_tests.standins.git_repos import git
 
 REPO = "acme/svc"
 FILES = 200   # under the 40,000-character cap, so every file is in the diff
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x",
-           "PATH": "/usr/bin:/bin"}
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True, env=env).stdout.strip()
 
 
 @pytest.fixture

@@ -3,30 +3,23 @@ patches (copy/rename to ../.., absolute paths, .git/hooks, binary, modes, symlin
 files) are dropped and write nothing anywhere, on real git repositories through the real local host."""
 
 import re
-import subprocess
 import tempfile
-from pathlib import Path
 
 import pytest
 
 from finops_assets.lib.analysis.code_analysis import analyze_target
-from finops_assets.lib.codehost.host import CommitDiff, FileDiff
 from finops_assets.lib.analysis.diff_analysis import DiffAnalysis, check_against_diff
-from finops_assets.lib.codehost.local_git import LocalGitCodeHost
 from finops_assets.lib.analysis.patches import PatchError, apply_patch
+from finops_assets.lib.codehost.host import CommitDiff, FileDiff
+from finops_assets.lib.codehost.local_git import LocalGitCodeHost
 from finops_assets.lib.pull_requests.plan import Refusal, plan_pull_request
+from finops_assets_tests.standins.git_repos import git
 
 REPO = "acme/svc"
 OLD = "def ttl():\n    return 60\n"
 NEW = "def ttl():\n    return 1\n"
 GOOD_HUNK = "@@ -1,2 +1,2 @@\n def ttl():\n-    return 1\n+    return 60\n"
 GOOD = f"--- a/app/cache.py\n+++ b/app/cache.py\n{GOOD_HUNK}"
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x",
-           "PATH": "/usr/bin:/bin"}
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True, env=env).stdout.strip()
 
 
 @pytest.fixture
@@ -229,8 +222,8 @@ def test_an_analyzer_that_crashes_costs_only_its_own_row(world):
 
 @pytest.mark.parametrize("path", [".github/workflows/deploy.yml", "../../escaped.py", ".git/hooks/post-checkout"])
 def test_both_hosts_refuse_to_write_a_privileged_or_unsafe_path_even_if_asked(world, path):
-    from finops_assets.lib.codehost.host import CodeHostError
     from finops_assets.lib.codehost.github import GitHubCodeHost
+    from finops_assets.lib.codehost.host import CodeHostError
     from finops_assets_tests.standins.github_server import GitHubStandIn
 
     repo, sha = world["repo"], world["sha"]

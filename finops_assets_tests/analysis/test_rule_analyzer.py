@@ -1,13 +1,12 @@
 """The rule-based analyzer on small real diffs in each language it reads."""
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from finops_assets.lib.codehost.local_git import LocalGitCodeHost
 from finops_assets.lib.analysis.patches import apply_patch
 from finops_assets.lib.analysis.rule_analyzer import analyze_commit
+from finops_assets.lib.codehost.local_git import LocalGitCodeHost
 from finops_assets_tests.codehost.test_local_git import commit_files, git
 
 

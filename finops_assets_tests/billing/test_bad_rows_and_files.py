@@ -8,10 +8,18 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from finops_assets.lib.billing.rollup import rebuild_rollup_window
 from finops_assets.lib.billing.ingest import discover_billing_files
-from finops_assets_tests.billing.test_focus_ingest import (  # noqa: F401
-    COLUMNS, MAY_2025, conn, ingest, line, outcomes, quarantine, rows, scalar, write_csv,
+from finops_assets.lib.billing.rollup import rebuild_rollup_window
+from finops_assets_tests.billing.test_focus_ingest import (
+    COLUMNS,
+    MAY_2025,
+    ingest,
+    line,
+    outcomes,
+    quarantine,
+    rows,
+    scalar,
+    write_csv,
 )
 
 

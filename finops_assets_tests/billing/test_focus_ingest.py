@@ -16,9 +16,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from finops_assets.lib.billing.rollup import rebuild_rollup_window, reconcile_window
 from finops_assets.lib.billing.ingest import IngestSettings, discover_billing_files, ingest_billing_files
 from finops_assets.lib.billing.owners import OwnerRules
+from finops_assets.lib.billing.rollup import rebuild_rollup_window, reconcile_window
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SAMPLE = FIXTURES / "focus_sample.csv"  # FOCUS-Sample-Data FOCUS-1.0/focus_sample.csv, see fixtures/SOURCES.md
@@ -36,14 +36,7 @@ COLUMNS = (
 
 
 # ---------------------------------------------------------------------------------------------
-# helpers (local to this module on purpose: conftest.py belongs to another engineer)
-
-
-@pytest.fixture
-def conn(tmp_path: Path):
-    connection = duckdb.connect(str(tmp_path / "w.duckdb"))
-    yield connection
-    connection.close()
+# helpers (the `conn` fixture is in conftest.py; other billing tests import these)
 
 
 def line(day: int = 1, hour: int = 0, resource: str = "i-1", cost: str = "1.00", **overrides: str) -> dict[str, str]:

@@ -11,11 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from finops_assets.lib.billing.rollup import rebuild_rollup_window, reconcile_window
 from finops_assets.lib.billing.exchange_rates import read_exchange_rates
 from finops_assets.lib.billing.ingest import IngestSettings
-from finops_assets_tests.billing.test_focus_ingest import (  # noqa: F401
-    FIXTURES, MAY_2025, conn, ingest, line, quarantine, rows, scalar, with_column, write_csv,
+from finops_assets.lib.billing.rollup import rebuild_rollup_window, reconcile_window
+from finops_assets_tests.billing.test_focus_ingest import (
+    FIXTURES,
+    MAY_2025,
+    ingest,
+    line,
+    quarantine,
+    rows,
+    scalar,
+    with_column,
+    write_csv,
 )
 
 

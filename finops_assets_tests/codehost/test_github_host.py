@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from finops_assets.lib.codehost.host import MAX_DIFF_CHARS, CodeHostError
-from finops_assets.lib.deployments.polling import poll_github_deployments
-from finops_assets.lib.deployments.event_store import validate_event
 from finops_assets.lib.codehost.github import GitHubCodeHost
+from finops_assets.lib.codehost.host import MAX_DIFF_CHARS, CodeHostError
+from finops_assets.lib.deployments.event_store import validate_event
+from finops_assets.lib.deployments.polling import poll_github_deployments
 from finops_assets_tests.standins.github_server import GitHubStandIn
 
 REPO = "acme/checkout"

@@ -1,20 +1,14 @@
 """The built-in code host on real git repositories: guardrails, cap, bundles, branch-only writes."""
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from finops_assets.lib.codehost.host import MAX_DIFF_CHARS, CodeHostError
 from finops_assets.lib.codehost.local_git import LocalGitCodeHost
+from finops_assets_tests.standins.git_repos import git
 
 SECRET_MARKER = "AKIA-SECRET-VALUE-0123"
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x",
-           "PATH": "/usr/bin:/bin"}
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True, env=env).stdout.strip()
 
 
 @pytest.fixture

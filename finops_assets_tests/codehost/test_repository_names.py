@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from finops_assets.lib.codehost.host import CodeHostError
 from finops_assets.lib.codehost.github import GitHubCodeHost
+from finops_assets.lib.codehost.host import CodeHostError
 from finops_assets.lib.codehost.local_git import LocalGitCodeHost
 from finops_assets.lib.pull_requests.plan import Refusal, plan_pull_request
 from finops_assets_tests.standins.github_server import GitHubStandIn

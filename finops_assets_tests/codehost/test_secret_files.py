@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from finops_assets.lib.codehost.host import CodeHostError
 from finops_assets.lib.codehost.github import GitHubCodeHost
+from finops_assets.lib.codehost.host import CodeHostError
 from finops_assets.lib.codehost.local_git import LocalGitCodeHost
+from finops_assets_tests.standins.git_repos import git
 from finops_assets_tests.standins.github_server import GitHubStandIn
 
 REPO = "acme/svc"
@@ -33,12 +34,6 @@ ORDINARY = [
     "config/app.yaml", "keys.md", "app/monkey.py",
 ]
 GITIGNORE = {".gitignore": "# build output\n/build\n*.tmp\n", "config/.gitignore": "local.yaml\n"}
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x",
-           "PATH": "/usr/bin:/bin"}
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True, env=env).stdout.strip()
 
 
 def write(repo: Path, files: dict[str, str]) -> None:

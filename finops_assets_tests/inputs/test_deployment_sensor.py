@@ -12,10 +12,10 @@ import pytest
 from finops_assets.cli import main
 from finops_assets.defs.inputs.sensors import deployment_event_sensor, next_cursor
 from finops_assets.lib.deployments.event_store import DeploymentEventStore
-from finops_devtools.sample.generator import generate_sample
 from finops_assets.resources.settings import FinopsSettings
 from finops_assets.webhooks.app import create_app
 from finops_assets_tests.webhooks.test_receiver import running
+from finops_devtools.sample.generator import generate_sample
 
 SECRET = "test-webhook-secret"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from finops_assets.lib.deployments.polling import poll_github_deployments
-from finops_assets.lib.deployments.event_store import DeploymentEventStore, validate_event
 from finops_assets.lib.codehost.github import GitHubCodeHost
+from finops_assets.lib.deployments.event_store import DeploymentEventStore, validate_event
+from finops_assets.lib.deployments.polling import poll_github_deployments
 from finops_assets.lib.deployments.repository_names import RepositoryNameError
 from finops_assets.lib.inputs.side_inputs import SIDE_INPUTS, parse_side_input
 from finops_assets_tests.standins.github_server import GitHubStandIn

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import duckdb
 
-from finops_devtools.bench.ingestion import _peak_rss_mb
-from finops_assets.lib.detection.pipeline import DetectionSettings, build_anomalies, build_baselines, route_anomalies
 from finops_assets.lib.common.sql import load_sql
+from finops_assets.lib.detection.pipeline import DetectionSettings, build_anomalies, build_baselines, route_anomalies
+from finops_devtools.bench.ingestion import _peak_rss_mb
 
 BILLING_TABLES = ("billing/create_billing_rollup", "billing/create_billing_rollup_hourly", "billing/create_focus_billing")
 GENERATORS = ("bench/insert_bench_billing_rollup", "bench/insert_bench_billing_rollup_hourly",

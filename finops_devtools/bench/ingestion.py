@@ -12,7 +12,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -64,8 +64,8 @@ def _copy_floor(files: list[str], fmt: str, warehouse_dir: str, memory_limit: st
 
 
 def _ours(files: list[str], warehouse_dir: str, memory_limit: str) -> Measurement:
-    from finops_assets.lib.billing.rollup import rebuild_rollup_window
     from finops_assets.lib.billing.ingest import IngestSettings, ingest_billing_files
+    from finops_assets.lib.billing.rollup import rebuild_rollup_window
     from finops_assets.lib.common.sql import fetch_one
     from finops_assets.resources.warehouse import FinopsWarehouse
 

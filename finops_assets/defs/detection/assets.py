@@ -1,8 +1,8 @@
 import dagster as dg
 
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
-from finops_assets.lib.detection.pipeline import build_anomalies, build_baselines, build_team_alerts, route_anomalies
 from finops_assets.lib.common.metadata import markdown_table
+from finops_assets.lib.detection.pipeline import build_anomalies, build_baselines, build_team_alerts, route_anomalies
 from finops_assets.resources.settings import FinopsSettings
 from finops_assets.resources.warehouse import FinopsWarehouse
 

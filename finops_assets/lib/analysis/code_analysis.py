@@ -8,10 +8,10 @@ diffed once.
 import threading
 from collections.abc import Callable, Iterable
 
-from finops_assets.lib.codehost.host import CodeHost, CodeHostError, CommitDiff
 from finops_assets.lib.analysis.diff_analysis import DiffAnalysis, check_against_diff, drop_patch, no_clear_cause
 from finops_assets.lib.analysis.patches import PatchError, apply_patch
 from finops_assets.lib.analysis.rule_analyzer import FileReader
+from finops_assets.lib.codehost.host import CodeHost, CodeHostError, CommitDiff
 
 Analyzer = Callable[[CommitDiff, dict, FileReader], DiffAnalysis]
 DEFAULT_TIME_LIMIT_SECONDS = 300.0

@@ -10,8 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from finops_assets.lib.codehost.host import CommitDiff
 from finops_assets.lib.analysis.patches import PatchError, parse_fix_patch
+from finops_assets.lib.codehost.host import CommitDiff
 
 NO_CLEAR_CAUSE = "no clear code cause found"
 Confidence = Literal["high", "medium", "low"]

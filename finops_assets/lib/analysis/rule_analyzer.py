@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from finops_assets.lib.codehost.host import CodeHostError, CommitDiff
 from finops_assets.lib.analysis.diff_analysis import DiffAnalysis, no_clear_cause
+from finops_assets.lib.codehost.host import CodeHostError, CommitDiff
 
 FileReader = Callable[[str, str], str]  # (commit sha, path) -> text
 

@@ -24,7 +24,6 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from finops_assets.lib.billing.focus_schema import (
-    MONEY_COLUMNS,
     NUMERIC_COLUMNS,
     SOURCE_NAMES,
     TIMESTAMP_COLUMNS,

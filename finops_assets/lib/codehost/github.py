@@ -24,10 +24,19 @@ from github import Auth, Github, GithubException
 from github.Repository import Repository
 from urllib3.util import Retry
 
-from finops_assets.lib.codehost.host import (CodeHostError, CommitDiff, FileDiff, GitignoreRules, PullRequestRecord,
-                                             check_regular_file, gitignore_paths, guard_diff, is_secret_file,
-                                             is_secret_path)
 from finops_assets.lib.analysis.patches import PatchError, check_patchable
+from finops_assets.lib.codehost.host import (
+    CodeHostError,
+    CommitDiff,
+    FileDiff,
+    GitignoreRules,
+    PullRequestRecord,
+    check_regular_file,
+    gitignore_paths,
+    guard_diff,
+    is_secret_file,
+    is_secret_path,
+)
 from finops_assets.lib.deployments.repository_names import RepositoryNameError, validate_repository
 
 RETRIED_STATUSES = (500, 502, 503, 504)

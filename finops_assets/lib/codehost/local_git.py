@@ -11,9 +11,19 @@ import subprocess
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from finops_assets.lib.codehost.host import (CodeHostError, CommitDiff, FileDiff, GitignoreRules, PullRequestRecord,
-                                             EMPTY_BLOB, check_regular_file, guard_diff, is_secret_file, is_secret_path)
 from finops_assets.lib.analysis.patches import PatchError, check_patchable
+from finops_assets.lib.codehost.host import (
+    EMPTY_BLOB,
+    CodeHostError,
+    CommitDiff,
+    FileDiff,
+    GitignoreRules,
+    PullRequestRecord,
+    check_regular_file,
+    guard_diff,
+    is_secret_file,
+    is_secret_path,
+)
 from finops_assets.lib.deployments.repository_names import RepositoryNameError, validate_repository
 
 BOT_IDENTITY = {"GIT_AUTHOR_NAME": "finops-assets", "GIT_AUTHOR_EMAIL": "finops-assets@localhost",

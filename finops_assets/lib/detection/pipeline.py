@@ -15,7 +15,6 @@ from finops_assets.lib.common.sql import load_sql
 from finops_assets.lib.common.transactions import transaction
 from finops_assets.lib.routing.rules import evidence_json
 
-
 # Resource-days per baseline pass: median/MAD windows hold their frames in memory, so big bills are
 # processed in hash buckets of resources (about 1 GB of DuckDB memory per 2 million resource-days).
 BASELINE_BUCKET_ROWS = 2_000_000
@@ -118,7 +117,13 @@ ALERT_SCHEMA = {"anomaly_id": pl.String, "team": pl.String, "department": pl.Str
 
 def route_anomalies(conn: duckdb.DuckDBPyConnection, settings: DetectionSettings) -> dict[str, int]:
     """routing_decisions, correlated_deployments and unattributed_alerts, replaced as a whole."""
-    from finops_assets.lib.routing.rules import CHECKLISTS, DEPLOYMENT_PATHS, deployment_confidence, rank_candidates, route
+    from finops_assets.lib.routing.rules import (
+        CHECKLISTS,
+        DEPLOYMENT_PATHS,
+        deployment_confidence,
+        rank_candidates,
+        route,
+    )
 
     evidence = anomaly_evidence(conn, settings)
     context, candidates = deployment_candidates(conn, settings)

@@ -11,9 +11,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from finops_assets.lib.pull_requests.approvers import ApproverError, normalize_approver
 from finops_assets.lib.analysis.patches import PatchError, parse_fix_patch
 from finops_assets.lib.deployments.repository_names import RepositoryNameError, validate_repository
+from finops_assets.lib.pull_requests.approvers import ApproverError, normalize_approver
 
 MAX_TITLE_CHARS = 200
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
