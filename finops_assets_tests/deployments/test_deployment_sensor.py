@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from finops_assets.cli import main
-from finops_assets.defs.inputs.sensors import deployment_event_sensor, next_cursor
+from finops_assets.defs.deployments.sensors import deployment_event_sensor
+from finops_assets.lib.deployments.cursor import next_cursor
 from finops_assets.lib.deployments.event_store import DeploymentEventStore
 from finops_assets.resources.settings import FinopsSettings
 from finops_assets.webhooks.app import create_app
