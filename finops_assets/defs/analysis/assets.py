@@ -1,6 +1,7 @@
 import dagster as dg
 import polars as pl
 
+from finops_assets.defs.catalog import DAILY_FRESHNESS, table_metadata
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
 from finops_assets.lib.analysis.code_analysis import analyze_targets
 from finops_assets.lib.common.metadata import markdown_table
@@ -19,6 +20,7 @@ DIFF_ANALYSIS_COLUMNS = [
 @dg.asset(
     deps=["correlated_deployments", "routing_decisions"],
     group_name="analysis", kinds={"duckdb", "github"}, owners=["team:finops"], pool=DUCKDB_WRITE_POOL,
+    metadata=table_metadata("diff_analyses"), freshness_policy=DAILY_FRESHNESS,
 )
 def diff_analyses(context: dg.AssetExecutionContext, warehouse: FinopsWarehouse, code_host: CodeHostResource,
                   diff_analyzer: DiffAnalyzerResource) -> dg.MaterializeResult:

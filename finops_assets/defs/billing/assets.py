@@ -2,6 +2,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from finops_assets.defs.catalog import DAILY_FRESHNESS, table_metadata
 from finops_assets.defs.partitions import daily_partitions
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
 from finops_assets.lib.billing.ingest import discover_billing_files, ingest_billing_files
@@ -20,12 +21,15 @@ class FocusBillingConfig(dg.Config):
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec("focus_billing", group_name="billing", kinds={"duckdb", "polars"}, owners=OWNERS,
+        dg.AssetSpec("focus_billing", group_name="billing", metadata=table_metadata("focus_billing"),
+                     freshness_policy=DAILY_FRESHNESS, kinds={"duckdb", "polars"}, owners=OWNERS,
                      description="Every accepted FOCUS row of every billing file, typed, owner-resolved, "
                                  "with is_duplicate marking rows a newer delivery replaced."),
-        dg.AssetSpec("billing_quarantine", group_name="billing", kinds={"duckdb"}, owners=OWNERS,
+        dg.AssetSpec("billing_quarantine", group_name="billing", metadata=table_metadata("billing_quarantine"),
+                     freshness_policy=DAILY_FRESHNESS, kinds={"duckdb"}, owners=OWNERS,
                      description="Rows that break a rule: source file, row number, rule, reason, raw record."),
-        dg.AssetSpec("billing_files", group_name="billing", kinds={"duckdb"}, owners=OWNERS,
+        dg.AssetSpec("billing_files", group_name="billing", metadata=table_metadata("billing_files"),
+                     freshness_policy=DAILY_FRESHNESS, kinds={"duckdb"}, owners=OWNERS,
                      description="One row per billing file: status, error, rows read / accepted / "
                                  "quarantined / superseded."),
     ],
@@ -133,6 +137,8 @@ def _rollup_asset(table: str, grain: str, description: str):
         kinds={"duckdb"},
         owners=OWNERS,
         pool=DUCKDB_WRITE_POOL,
+        metadata=table_metadata(table),
+        freshness_policy=DAILY_FRESHNESS,
         check_specs=[dg.AssetCheckSpec("billed_cost_reconciles", asset=table, blocking=True,
                                        description="Billed cost equals the accepted rows' billed cost in the window")],
         description=description,

@@ -1,5 +1,6 @@
 import dagster as dg
 
+from finops_assets.defs.catalog import DAILY_FRESHNESS, table_metadata
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
 from finops_assets.lib.common.metadata import markdown_table
 from finops_assets.lib.detection.pipeline import build_anomalies, build_baselines, build_team_alerts
@@ -13,6 +14,7 @@ GROUP = "detection"
 @dg.asset(
     deps=["billing_rollup", "incident_history"],
     group_name=GROUP, kinds={"duckdb"}, owners=OWNERS, pool=DUCKDB_WRITE_POOL,
+    metadata=table_metadata("cost_baselines"), freshness_policy=DAILY_FRESHNESS,
 )
 def cost_baselines(context: dg.AssetExecutionContext, warehouse: FinopsWarehouse,
                    settings: FinopsSettings) -> dg.MaterializeResult:
@@ -34,6 +36,7 @@ def cost_baselines(context: dg.AssetExecutionContext, warehouse: FinopsWarehouse
 @dg.asset(
     deps=["cost_baselines", "billing_rollup_hourly"],
     group_name=GROUP, kinds={"duckdb"}, owners=OWNERS, pool=DUCKDB_WRITE_POOL,
+    metadata=table_metadata("cost_anomalies"), freshness_policy=DAILY_FRESHNESS,
 )
 def cost_anomalies(context: dg.AssetExecutionContext, warehouse: FinopsWarehouse,
                    settings: FinopsSettings) -> dg.MaterializeResult:
@@ -55,6 +58,7 @@ def cost_anomalies(context: dg.AssetExecutionContext, warehouse: FinopsWarehouse
 @dg.asset(
     deps=["cost_anomalies", "routing_decisions"],
     group_name=GROUP, kinds={"duckdb"}, owners=OWNERS, pool=DUCKDB_WRITE_POOL,
+    metadata=table_metadata("team_alerts"), freshness_policy=DAILY_FRESHNESS,
 )
 def team_alerts(context: dg.AssetExecutionContext, warehouse: FinopsWarehouse) -> dg.MaterializeResult:
     """The day's anomalies rolled up to one alert per team, top resources first."""

@@ -1,5 +1,6 @@
 import dagster as dg
 
+from finops_assets.defs.catalog import DAILY_FRESHNESS, table_metadata
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
 from finops_assets.lib.common.metadata import markdown_table
 from finops_assets.lib.inputs.side_inputs import SIDE_INPUTS, parse_side_input, write_side_input
@@ -24,6 +25,8 @@ def _side_input_asset(name: str):
         owners=["team:finops"],
         pool=DUCKDB_WRITE_POOL,
         description=DESCRIPTIONS[name],
+        metadata=table_metadata(name),
+        freshness_policy=DAILY_FRESHNESS,
         check_specs=[dg.AssetCheckSpec("every_row_valid", asset=name,
                                        description="No row of the input was quarantined")],
     )

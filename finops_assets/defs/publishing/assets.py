@@ -1,5 +1,6 @@
 import dagster as dg
 
+from finops_assets.defs.catalog import DAILY_FRESHNESS
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
 from finops_assets.lib.publishing.snapshot import PublishRefused, WarehouseLocationError
 from finops_assets.resources.warehouse import FinopsWarehouse
@@ -16,6 +17,7 @@ PUBLISHED_TABLES = [
 @dg.asset(
     deps=PUBLISHED_TABLES,
     group_name="publishing",
+    freshness_policy=DAILY_FRESHNESS,
     kinds={"duckdb"},
     owners=["team:finops"],
     pool=DUCKDB_WRITE_POOL,

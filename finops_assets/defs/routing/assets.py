@@ -1,5 +1,6 @@
 import dagster as dg
 
+from finops_assets.defs.catalog import DAILY_FRESHNESS, table_metadata
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
 from finops_assets.lib.common.metadata import markdown_table
 from finops_assets.lib.detection.pipeline import route_anomalies
@@ -13,15 +14,18 @@ GROUP = "detection"  # one group with the anomalies they explain: the lineage re
 @dg.multi_asset(
     specs=[
         dg.AssetSpec("routing_decisions", group_name=GROUP, kinds={"duckdb", "polars"}, owners=OWNERS,
+                     metadata=table_metadata("routing_decisions"), freshness_policy=DAILY_FRESHNESS,
                      deps=["cost_anomalies", "focus_billing", "traffic_metrics", "deployment_events",
                            "team_repositories"],
                      description="Every anomaly's most likely cause (ten paths), confidence, rationale with "
                                  "the deciding numbers, evidence JSON and, for code causes, the deployment."),
         dg.AssetSpec("correlated_deployments", group_name=GROUP, kinds={"duckdb"}, owners=OWNERS,
+                     metadata=table_metadata("correlated_deployments"), freshness_policy=DAILY_FRESHNESS,
                      deps=["cost_anomalies", "deployment_events", "team_repositories"],
                      description="Seed 000's temporal join through team_repositories, typed outcomes, "
                                  "confidence bands and a decaying score, ranked."),
         dg.AssetSpec("unattributed_alerts", group_name=GROUP, kinds={"duckdb"}, owners=OWNERS,
+                     metadata=table_metadata("unattributed_alerts"), freshness_policy=DAILY_FRESHNESS,
                      deps=["cost_anomalies"],
                      description="Anomalies no deployment explains, with the likely cause and an "
                                  "investigation checklist."),
