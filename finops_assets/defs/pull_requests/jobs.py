@@ -36,6 +36,12 @@ def _audit(warehouse: FinopsWarehouse, row: dict, publish: bool = False) -> None
         warehouse.publish_snapshot()
 
 
+def _report(context: dg.OpExecutionContext, table: str, analysis_id: str, **metadata) -> None:
+    # The tables are assets in the lineage (defs/pull_requests/assets.py): each write shows up there.
+    metadata["analysis_id"] = escape_visible(analysis_id, 200)
+    context.log_event(dg.AssetMaterialization(asset_key=table, metadata=metadata))
+
+
 @dg.op(pool=DUCKDB_WRITE_POOL, tags={"kind": "github"})
 def open_cost_fix_pull_request(context: dg.OpExecutionContext, config: CostFixPullRequestConfig,
                                warehouse: FinopsWarehouse, code_host: CodeHostResource) -> dict:
@@ -61,6 +67,7 @@ def open_cost_fix_pull_request(context: dg.OpExecutionContext, config: CostFixPu
     except (Refusal, PatchError, CodeHostError) as exc:
         reason = one_line(str(exc) if isinstance(exc, Refusal) else f"the patch cannot be prepared: {exc}", 1000)
         _audit(warehouse, {**audit, "reason": reason}, publish=True)
+        _report(context, "pr_audit_log", config.analysis_id, outcome="refused")
         # A refusal is final: one short line, no chained traceback, and no retry (allow_retries=False for op
         # retry policies; the job's dagster/retry_on_asset_or_op_failure tag for run retries).
         raise dg.Failure(description=f"create_cost_fix_pr refused: {escape_visible(reason, 1000)}. "
@@ -71,6 +78,7 @@ def open_cost_fix_pull_request(context: dg.OpExecutionContext, config: CostFixPu
     except CodeHostError as exc:
         reason = one_line(exc, 1000)
         _audit(warehouse, {**audit, "outcome": "failed", "reason": reason}, publish=True)
+        _report(context, "pr_audit_log", config.analysis_id, outcome="failed")
         raise dg.Failure(description=f"create_cost_fix_pr failed: {escape_visible(reason, 1000)}") from None
     outcome = "created" if record.created else "existing"
     with warehouse.write() as conn:
@@ -82,6 +90,9 @@ def open_cost_fix_pull_request(context: dg.OpExecutionContext, config: CostFixPu
                       "approver": plan.approver, "host": code_host.kind,
                       "created_at": audit["attempted_at"]})
     _audit(warehouse, {**audit, "outcome": outcome, "reason": None, "pr_url": record.url})
+    _report(context, "pull_requests", config.analysis_id, outcome=outcome, branch=record.branch,
+            pr_url=dg.MetadataValue.url(record.url))
+    _report(context, "pr_audit_log", config.analysis_id, outcome=outcome)
     context.log.info(f"{outcome} draft PR {record.url} on {record.branch}, approved by {plan.approver}")
     context.add_output_metadata({"pr_url": record.url, "branch": record.branch, "outcome": outcome,
                                  "approver": plan.approver})
