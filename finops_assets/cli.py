@@ -124,7 +124,8 @@ def run_pipeline(data_dir: Path, warehouse: Path) -> int:
 
     definitions = _load(defs)
     job = definitions.resolve_job_def("finops_daily")
-    all_assets = sorted(k.to_user_string() for k in definitions.resolve_asset_graph().get_all_asset_keys())
+    # Executable assets only: pull_requests and pr_audit_log are written by the PR job, not by a run.
+    all_assets = sorted(k.to_user_string() for k in definitions.resolve_asset_graph().executable_asset_keys)
     try:
         definitions.resources["warehouse"].check_location(data_dir)
     except WarehouseLocationError as exc:

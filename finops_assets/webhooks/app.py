@@ -6,9 +6,10 @@ normalises them to the deployment event contract and appends them to DeploymentE
 Responses (JSON): 201 {"status":"stored","id"} | 200 {"status":"duplicate","id"} (id already stored)
 | 202 {"status":"ignored","reason"} (authentic, but not a production deployment) | 400 malformed JSON
 (also: nested deeper than MAX_JSON_DEPTH) or missing protocol header | 401 missing/bad signature | 409
-replayed or stale delivery | 413 body over 1 MiB | 422 a needed field is missing or invalid (named in
-"error"; also a time outside 2000-01-01 .. 2100-01-01 or with no UTC equivalent, or a repository that
-is not a plain 'owner/name') | 503 secret not configured.
+replayed or stale delivery | 413 body over 1 MiB | 422 a needed field is missing or the normalised
+event breaks the one contract, lib/deployments/events.py `DeploymentEvent` (named in "error" and
+"field" by the payload's path; a contract violation also gives "rule", the input_quarantine rule the
+jsonl loader gives the same event, and "contract_field") | 503 secret not configured.
 A delivery is recorded as seen only once it is stored or deliberately ignored, so a sender can retry
 a delivery whose write failed (500).
 
@@ -76,12 +77,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from finops_assets.lib.deployments.event_store import EARLIEST_DEPLOYED_AT, LATEST_DEPLOYED_AT, DeploymentEventStore
+from finops_assets.lib.deployments.event_store import DeploymentEventStore
+from finops_assets.lib.deployments.events import (
+    INVALID_FIELD,
+    DeploymentEvent,
+    DeploymentEventError,
+    Violation,
+    canonical_environment,
+    parse_deployed_at,
+)
 
 MAX_BODY_BYTES = 1024 * 1024
 # Real payloads nest about 6 levels; far deeper ones are only good for exhausting the parser.
 MAX_JSON_DEPTH = 32
-PRODUCTION_NAMES = ("production", "prod")
 
 
 # ---- pure normalisation logic (no HTTP) -----------------------------------------------------
@@ -94,9 +102,32 @@ class MissingField(Exception):
         self.path = path
 
 
+class ContractViolation(MissingField):
+    """The normalised event breaks the DeploymentEvent contract; named by the payload's path where a
+    field was copied from one (else the contract's field), with the quarantine's rule."""
+
+    def __init__(self, error: DeploymentEventError, paths: dict[str, str]):
+        renamed = error.violation.renamed(paths)
+        Exception.__init__(self, renamed.reason)
+        self.path, self.rule, self.contract_field = renamed.field, error.rule, error.field
+
+
 @dataclass(frozen=True)
 class Ignored:
     reason: str
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """A webhook payload in the contract's field names, and the payload path each field came from."""
+    fields: dict
+    paths: dict[str, str]
+
+    def event(self) -> DeploymentEvent:
+        try:
+            return DeploymentEvent.from_raw(self.fields)
+        except DeploymentEventError as exc:
+            raise ContractViolation(exc, self.paths) from None
 
 
 def need(payload: dict, path: str):
@@ -119,24 +150,14 @@ def opt(payload: dict, path: str, default: str = "") -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def utc_z(value, path: str) -> str:
-    """An ISO 8601 timestamp as the contract's 'YYYY-MM-DDTHH:MM:SSZ' (naive input is UTC)."""
+def time_at(payload: dict, path: str) -> datetime:
+    """The time at `path` read by the contract's own rule for deployed_at (an offset is required),
+    or a 422 naming the path."""
     try:
-        parsed = datetime.fromisoformat(str(value))
-        parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    except (ValueError, OverflowError):  # year 1 at +14:00 has no UTC time
-        raise MissingField(path, f"not an ISO 8601 timestamp in range: {value!r}") from None
-    if not EARLIEST_DEPLOYED_AT <= parsed < LATEST_DEPLOYED_AT:
-        raise MissingField(path, f"{value!r} is outside {EARLIEST_DEPLOYED_AT:%Y-%m-%d} .. "
-                                 f"{LATEST_DEPLOYED_AT:%Y-%m-%d}")
-    return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def commit_sha(value, path: str) -> str:
-    sha = str(value).strip().lower()
-    if not re.fullmatch(r"[0-9a-f]{40}", sha):
-        raise MissingField(path, f"not a 40-hex commit SHA: {value!r}")
-    return sha
+        return parse_deployed_at(need(payload, path))
+    except ValueError as exc:
+        error = DeploymentEventError(Violation(INVALID_FIELD, "deployed_at", (("deployed_at", str(exc)),)))
+        raise ContractViolation(error, {"deployed_at": path}) from None
 
 
 def repository_from_url(url: str, path: str) -> str:
@@ -149,10 +170,10 @@ def repository_from_url(url: str, path: str) -> str:
 
 
 def is_production(environment: str) -> bool:
-    return environment.strip().lower() in PRODUCTION_NAMES
+    return canonical_environment(environment) == "production"
 
 
-def github_deployment_status(payload: dict) -> dict | Ignored:
+def github_deployment_status(payload: dict) -> Normalised | Ignored:
     state = str(need(payload, "deployment_status.state"))
     environment = str(need(payload, "deployment.environment"))
     if state != "success":
@@ -162,15 +183,15 @@ def github_deployment_status(payload: dict) -> dict | Ignored:
     deployment = payload["deployment"]
     custom = deployment.get("payload") if isinstance(deployment.get("payload"), dict) else {}
     repository = str(need(payload, "repository.full_name"))
-    return {
+    return Normalised({
         # Same id (and time) as lib/deployments/polling.py gives this deployment, so a deployment both
         # polled and received by webhook is one event to the loader.
         "id": f"github-deployment-{repository}-{need(payload, 'deployment.id')}",
-        "deployed_at": utc_z(need(payload, "deployment_status.created_at"), "deployment_status.created_at"),
+        "deployed_at": need(payload, "deployment_status.created_at"),
         # A deployment's free-form payload may name the service; otherwise the repository does.
         "service_name": str(custom.get("service_name") or custom.get("service") or repository.split("/")[-1]),
         "environment": "production",
-        "commit_sha": commit_sha(need(payload, "deployment.sha"), "deployment.sha"),
+        "commit_sha": need(payload, "deployment.sha"),
         # Only present when the deployment was made by an Actions workflow run.
         "commit_message": opt(payload, "workflow_run.head_commit.message"),
         "branch": opt(payload, "deployment.ref"),
@@ -179,10 +200,11 @@ def github_deployment_status(payload: dict) -> dict | Ignored:
         "triggered_by": opt(payload, "deployment.creator.login") or opt(payload, "sender.login"),
         "pipeline_url": (opt(payload, "deployment_status.log_url") or opt(payload, "deployment_status.target_url")
                          or opt(payload, "workflow_run.html_url") or opt(payload, "deployment.url")),
-    }
+    }, {"deployed_at": "deployment_status.created_at", "commit_sha": "deployment.sha", "branch": "deployment.ref",
+        "repository": "repository.full_name", "commit_message": "workflow_run.head_commit.message"})
 
 
-def github_workflow_run(payload: dict, deploy_pattern: re.Pattern) -> dict | Ignored:
+def github_workflow_run(payload: dict, deploy_pattern: re.Pattern) -> Normalised | Ignored:
     action = str(need(payload, "action"))
     if action != "completed":
         return Ignored(f"workflow_run action is {action!r}, not 'completed'")
@@ -198,13 +220,13 @@ def github_workflow_run(payload: dict, deploy_pattern: re.Pattern) -> dict | Ign
     if branch != default_branch:
         return Ignored(f"branch {branch!r} is not the default branch {default_branch!r}")
     repository = str(need(payload, "repository.full_name"))
-    return {
+    return Normalised({
         "id": f"github-run-{need(payload, 'workflow_run.id')}-{opt(payload, 'workflow_run.run_attempt', '1')}",
-        "deployed_at": utc_z(need(payload, "workflow_run.updated_at"), "workflow_run.updated_at"),
+        "deployed_at": need(payload, "workflow_run.updated_at"),
         "service_name": repository.split("/")[-1],
         # A successful deploy workflow on the default branch is taken as a production release.
         "environment": "production",
-        "commit_sha": commit_sha(need(payload, "workflow_run.head_sha"), "workflow_run.head_sha"),
+        "commit_sha": need(payload, "workflow_run.head_sha"),
         "commit_message": opt(payload, "workflow_run.head_commit.message"),
         "branch": branch,
         "repository": repository,
@@ -212,10 +234,12 @@ def github_workflow_run(payload: dict, deploy_pattern: re.Pattern) -> dict | Ign
         "triggered_by": (opt(payload, "workflow_run.triggering_actor.login") or opt(payload, "workflow_run.actor.login")
                          or opt(payload, "sender.login")),
         "pipeline_url": opt(payload, "workflow_run.html_url"),
-    }
+    }, {"deployed_at": "workflow_run.updated_at", "commit_sha": "workflow_run.head_sha", "branch": "workflow_run.head_branch",
+        "repository": "repository.full_name", "commit_message": "workflow_run.head_commit.message",
+        "pipeline_url": "workflow_run.html_url"})
 
 
-def argocd_notification(payload: dict) -> dict | Ignored:
+def argocd_notification(payload: dict) -> Normalised | Ignored:
     app = str(need(payload, "app"))
     sync_status = str(need(payload, "syncStatus"))
     health = str(need(payload, "health"))
@@ -226,12 +250,12 @@ def argocd_notification(payload: dict) -> dict | Ignored:
         return Ignored(f"health is {health!r}, not 'Healthy'")
     if not is_production(environment):
         return Ignored(f"environment {environment!r} is not production")
-    revision = commit_sha(need(payload, "revision"), "revision")
-    deployed_at = utc_z(need(payload, "finishedAt"), "finishedAt")
+    revision = need(payload, "revision")
+    deployed_at = time_at(payload, "finishedAt")
     branch = opt(payload, "targetRevision")
-    return {
+    return Normalised({
         # One sync of one revision at one time: a notification re-sent for it is the same event.
-        "id": f"argocd-{app}-{revision[:12]}-{deployed_at.replace('-', '').replace(':', '')}",
+        "id": f"argocd-{app}-{str(revision)[:12].lower()}-{deployed_at:%Y%m%dT%H%M%SZ}",
         "deployed_at": deployed_at,
         "service_name": app,
         "environment": "production",
@@ -242,10 +266,11 @@ def argocd_notification(payload: dict) -> dict | Ignored:
         "ci_system": "argocd",
         "triggered_by": opt(payload, "author"),
         "pipeline_url": opt(payload, "url"),
-    }
+    }, {"deployed_at": "finishedAt", "commit_sha": "revision", "service_name": "app", "branch": "targetRevision",
+        "commit_message": "commitMessage", "triggered_by": "author", "pipeline_url": "url"})
 
 
-def circleci_event(payload: dict, deploy_pattern: re.Pattern, default_branch: str = "main") -> dict | Ignored:
+def circleci_event(payload: dict, deploy_pattern: re.Pattern, default_branch: str = "main") -> Normalised | Ignored:
     event_type = str(need(payload, "type"))
     if event_type != "workflow-completed":
         return Ignored(f"event type {event_type!r} is not 'workflow-completed'")
@@ -264,20 +289,21 @@ def circleci_event(payload: dict, deploy_pattern: re.Pattern, default_branch: st
         if len(slug) != 3:
             raise MissingField("pipeline.vcs.target_repository_url")
         repository = "/".join(slug[1:])
-    return {
+    time_path = "workflow.stopped_at" if opt(payload, "workflow.stopped_at") else "happened_at"
+    return Normalised({
         "id": f"circleci-{need(payload, 'workflow.id')}",
-        "deployed_at": (utc_z(opt(payload, "workflow.stopped_at"), "workflow.stopped_at") if opt(payload, "workflow.stopped_at")
-                        else utc_z(need(payload, "happened_at"), "happened_at")),
+        "deployed_at": need(payload, time_path),
         "service_name": opt(payload, "project.name") or repository.split("/")[-1],
         "environment": "production",
-        "commit_sha": commit_sha(need(payload, "pipeline.vcs.revision"), "pipeline.vcs.revision"),
+        "commit_sha": need(payload, "pipeline.vcs.revision"),
         "commit_message": opt(payload, "pipeline.vcs.commit.subject"),
         "branch": branch,
         "repository": repository,
         "ci_system": "circleci",
         "triggered_by": opt(payload, "pipeline.vcs.commit.author.login") or opt(payload, "pipeline.vcs.commit.author.name"),
         "pipeline_url": opt(payload, "workflow.url"),
-    }
+    }, {"deployed_at": time_path, "commit_sha": "pipeline.vcs.revision", "branch": "pipeline.vcs.branch",
+        "commit_message": "pipeline.vcs.commit.subject", "pipeline_url": "workflow.url"})
 
 
 def hmac_hex(secret: str, message: bytes) -> str:
@@ -353,20 +379,18 @@ def create_app(store: DeploymentEventStore, secrets: dict[str, str | None], repl
                circleci_default_branch: str = "main") -> Starlette:
     deploy_pattern = re.compile(deploy_workflow_pattern, re.IGNORECASE)
 
-    async def settle(source: str, delivery_id: str, outcome: dict | Ignored) -> JSONResponse:
+    async def settle(source: str, delivery_id: str, outcome: Normalised | Ignored) -> JSONResponse:
         """Store or ignore the outcome, then (only then) mark the delivery as handled."""
         if isinstance(outcome, Ignored):
             await run_in_threadpool(store.record_delivery, source, delivery_id)
             return JSONResponse({"status": "ignored", "reason": outcome.reason}, status_code=202)
+        event = outcome.event()  # the contract's check: ContractViolation (422) naming the payload's field
         received_at = datetime.fromtimestamp(clock(), UTC)
-        try:
-            written = await run_in_threadpool(store.append, outcome, received_at)
-        except ValueError as exc:  # the normalised event broke the contract: name the field
-            raise _error(422, str(exc)) from None
+        written = await run_in_threadpool(store.append, event, received_at)
         await run_in_threadpool(store.record_delivery, source, delivery_id)
         if written:
-            return JSONResponse({"status": "stored", "id": outcome["id"]}, status_code=201)
-        return JSONResponse({"status": "duplicate", "id": outcome["id"]}, status_code=200)
+            return JSONResponse({"status": "stored", "id": event.id}, status_code=201)
+        return JSONResponse({"status": "duplicate", "id": event.id}, status_code=200)
 
     async def refuse_seen(source: str, delivery_id: str) -> None:
         if await run_in_threadpool(store.seen_delivery, source, delivery_id):
@@ -431,14 +455,10 @@ def create_app(store: DeploymentEventStore, secrets: dict[str, str | None], repl
             raise _error(401, "bad circleci-signature signature")
         payload = _parse_json(body)
         delivery_id = str(need(payload, "id"))
-        happened_at = need(payload, "happened_at")
+        # Read by the contract's time rule (an offset is required; 2000 .. 2100), like deployed_at.
+        happened = time_at(payload, "happened_at")
         await refuse_seen("circleci", delivery_id)
-        try:
-            happened = datetime.fromisoformat(str(happened_at))
-        except ValueError:
-            raise MissingField("happened_at", f"not an ISO 8601 timestamp: {happened_at!r}") from None
-        happened = happened if happened.tzinfo else happened.replace(tzinfo=UTC)
-        age = clock() - happened.timestamp()  # no overflow: timestamp() spans years 1 to 9999 at any offset
+        age = clock() - happened.timestamp()
         if age > replay_window_seconds:
             raise _error(409, f"happened_at is {age:.0f}s old, outside the {replay_window_seconds}s replay window")
         # A signed event from the future could be replayed until that time comes: refused alike.
@@ -456,6 +476,9 @@ def create_app(store: DeploymentEventStore, secrets: dict[str, str | None], repl
                 return await handler(request)
             except Reject as reject:
                 return JSONResponse(reject.body, status_code=reject.status)
+            except ContractViolation as violation:
+                return JSONResponse({"error": str(violation), "field": violation.path, "rule": violation.rule,
+                                     "contract_field": violation.contract_field}, status_code=422)
             except MissingField as missing:
                 return JSONResponse({"error": str(missing), "field": missing.path}, status_code=422)
         return endpoint

@@ -60,7 +60,8 @@ def test_incident_times_without_a_utc_equivalent_are_quarantined(tmp_path, momen
 
 def _deployment(**overrides) -> str:
     event = {"id": "dep-1", "deployed_at": "2026-10-01T10:15:00Z", "service_name": "checkout",
-             "environment": "production", "commit_sha": "abcdef1234567", "repository": "acme/checkout"}
+             "environment": "production", "commit_sha": "abcdef1234567", "repository": "acme/checkout",
+             "ci_system": "github_actions"}
     return json.dumps(event | overrides)
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from finops_assets.lib.codehost.github import GitHubCodeHost
 from finops_assets.lib.deployments.event_store import DeploymentEventStore, validate_event
+from finops_assets.lib.deployments.events import DeploymentEventError
 from finops_assets.lib.deployments.polling import poll_github_deployments
 from finops_assets.lib.deployments.repository_names import RepositoryNameError
 from finops_assets.lib.inputs.side_inputs import SIDE_INPUTS, parse_side_input
@@ -26,8 +27,9 @@ def _event(repository: str, event_id: str = "dep-1") -> dict:
 
 @pytest.mark.parametrize("name", HOSTILE)
 def test_the_event_contract_refuses_a_repository_that_is_not_owner_slash_name(tmp_path, name):
-    with pytest.raises(RepositoryNameError, match="^repository"):
+    with pytest.raises(DeploymentEventError, match="^repository") as refused:
         validate_event(_event(name))
+    assert (refused.value.rule, refused.value.field) == ("invalid_field", "repository")
     with pytest.raises(ValueError, match="^repository"):
         DeploymentEventStore(tmp_path / "deployments").append(_event(name))
     assert list(tmp_path.rglob("*.jsonl")) == []

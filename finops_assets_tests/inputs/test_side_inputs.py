@@ -7,7 +7,8 @@ from finops_assets.lib.inputs.side_inputs import SIDE_INPUTS, parse_side_input
 
 def _event(**overrides) -> str:
     event = {"id": "dep-1", "deployed_at": "2026-10-01T10:15:00+02:00", "service_name": "checkout",
-             "environment": "production", "commit_sha": "ABCDEF1234567", "repository": "acme/checkout"}
+             "environment": "production", "commit_sha": "ABCDEF1234567", "repository": "acme/checkout",
+             "ci_system": "github_actions"}
     return json.dumps(event | overrides)
 
 

@@ -20,7 +20,8 @@ import httpx
 import pytest
 import uvicorn
 
-from finops_assets.lib.deployments.event_store import CONTRACT_FIELDS, DeploymentEventStore, id_digest
+from finops_assets.lib.deployments.event_store import DeploymentEventStore, id_digest
+from finops_assets.lib.deployments.events import CONTRACT_FIELDS
 from finops_assets.lib.inputs.side_inputs import SIDE_INPUTS, parse_side_input
 from finops_assets.webhooks.app import create_app
 from finops_assets.webhooks.server import secrets_from_env

@@ -5,6 +5,9 @@ Each accepted webhook event becomes its own one-line file
 side-input loader (which reads `deployments/*.jsonl` and drops duplicate ids) picks it up unchanged,
 and a sensor can use the file names as an arrival-ordered cursor.
 
+Every event is checked against the one contract, lib/deployments/events.py `DeploymentEvent`,
+and written in its JSON form (`to_record()`).
+
 Guarantees:
 - atomic: a file is written under a temporary name that the loader's `*.jsonl` glob ignores,
   fsynced, then renamed into place, so a reader never sees half an event;
@@ -30,23 +33,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from finops_assets.lib.deployments.repository_names import RepositoryNameError, validate_repository
+from finops_assets.lib.deployments.events import DeploymentEvent
 
 log = logging.getLogger(__name__)
 
-CONTRACT_FIELDS = (
-    "id", "deployed_at", "service_name", "environment", "commit_sha", "commit_message",
-    "branch", "repository", "ci_system", "triggered_by", "pipeline_url",
-)
-# Fields that must carry a value; the rest must be present but may be "" (e.g. no commit message).
-NON_EMPTY_FIELDS = ("id", "deployed_at", "service_name", "environment", "commit_sha", "repository", "ci_system")
-
-# Deployment times outside these bounds are mistakes (or probes), and the extremes overflow
-# datetime arithmetic; no CI system we read predates 2000.
-EARLIEST_DEPLOYED_AT = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST_DEPLOYED_AT = datetime(2100, 1, 1, tzinfo=UTC)
-
-_SHA40 = re.compile(r"^[0-9a-f]{40}$")
 _SOURCE = re.compile(r"^[a-z0-9_-]+$")
 _NAME_TIME_FORMAT = "%Y%m%dT%H%M%S%fZ"
 _WEBHOOK_NAME = re.compile(r"^webhook-(\d{8}T\d{12}Z)-([0-9a-f]{16})\.jsonl$")
@@ -57,35 +47,9 @@ def id_digest(event_id: str) -> str:
     return hashlib.sha256(event_id.encode("utf-8")).hexdigest()[:16]
 
 
-def validate_event(event: dict) -> dict:
-    """The event reduced to the contract fields, or ValueError naming the first bad field."""
-    if not isinstance(event, dict):
-        raise ValueError("event must be a JSON object")
-    for name in CONTRACT_FIELDS:
-        if name not in event or event[name] is None:
-            raise ValueError(f"{name}: missing")
-        if not isinstance(event[name], str):
-            raise ValueError(f"{name}: must be a string, got {type(event[name]).__name__}")
-    for name in NON_EMPTY_FIELDS:
-        if not event[name].strip():
-            raise ValueError(f"{name}: must not be empty")
-    deployed_at = event["deployed_at"]
-    try:
-        parsed = datetime.fromisoformat(deployed_at)
-    except ValueError:
-        raise ValueError(f"deployed_at: not ISO 8601: {deployed_at!r}") from None
-    if not deployed_at.endswith("Z") or parsed.utcoffset() != timedelta(0):
-        raise ValueError(f"deployed_at: must be UTC with a 'Z' suffix, got {deployed_at!r}")
-    if not EARLIEST_DEPLOYED_AT <= parsed < LATEST_DEPLOYED_AT:
-        raise ValueError(f"deployed_at: {deployed_at!r} is outside {EARLIEST_DEPLOYED_AT:%Y-%m-%d} .. "
-                         f"{LATEST_DEPLOYED_AT:%Y-%m-%d}")
-    if not _SHA40.match(event["commit_sha"]):
-        raise ValueError(f"commit_sha: must be 40 lowercase hex characters, got {event['commit_sha']!r}")
-    try:
-        validate_repository(event["repository"])
-    except RepositoryNameError as exc:
-        raise RepositoryNameError(f"repository: {exc}") from None
-    return {name: event[name] for name in CONTRACT_FIELDS}
+def validate_event(event: dict | DeploymentEvent) -> dict:
+    """The event as the contract's JSON record, or DeploymentEventError (a ValueError) naming the field."""
+    return DeploymentEvent.from_raw(event).to_record()
 
 
 class DeploymentEventStore:
@@ -96,8 +60,9 @@ class DeploymentEventStore:
         self._lock_path = self.events_dir / ".webhook.lock"
 
     # ---- events ------------------------------------------------------------------------------
-    def append(self, event: dict, received_at: datetime | None = None) -> bool:
-        """Store one event; False (and nothing written) when an event with this id is already stored."""
+    def append(self, event: dict | DeploymentEvent, received_at: datetime | None = None) -> bool:
+        """Store one event; False (and nothing written) when an event with this id is already stored.
+        A dict is checked against the contract first (DeploymentEventError, a ValueError, if it breaks it)."""
         record = validate_event(event)
         digest = id_digest(record["id"])
         line = json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"

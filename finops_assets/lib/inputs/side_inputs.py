@@ -18,10 +18,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from finops_assets.lib.common.sql import load_sql
 from finops_assets.lib.common.transactions import transaction
-from finops_assets.lib.deployments.event_store import EARLIEST_DEPLOYED_AT, LATEST_DEPLOYED_AT
+from finops_assets.lib.deployments.events import DeploymentEvent, violation
 from finops_assets.lib.deployments.repository_names import validate_repository
-
-_SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
 
 
 # The largest value a BIGINT column (and a polars Int64) holds.
@@ -38,49 +36,6 @@ def _utc(value: datetime) -> datetime:
 
 class _Row(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True, extra="ignore")
-
-
-class DeploymentEvent(_Row):
-    id: str
-    deployed_at: datetime
-    service_name: str
-    environment: str
-    commit_sha: str
-    commit_message: str = ""
-    branch: str = ""
-    repository: str
-    ci_system: str = ""
-    triggered_by: str = ""
-    pipeline_url: str = ""
-
-    @field_validator("deployed_at")
-    @classmethod
-    def _deployed_at_utc(cls, value: datetime) -> datetime:
-        value = _utc(value)
-        # The same bounds as the event contract (webhooks, polling).
-        if not EARLIEST_DEPLOYED_AT.replace(tzinfo=None) <= value < LATEST_DEPLOYED_AT.replace(tzinfo=None):
-            raise ValueError(f"{value.isoformat()} is outside {EARLIEST_DEPLOYED_AT:%Y-%m-%d} .. "
-                             f"{LATEST_DEPLOYED_AT:%Y-%m-%d}")
-        return value
-
-    @field_validator("repository")
-    @classmethod
-    def _repository(cls, value: str) -> str:
-        return validate_repository(value)
-
-    @field_validator("id", "service_name", "environment")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value:
-            raise ValueError("must not be empty")
-        return value
-
-    @field_validator("commit_sha")
-    @classmethod
-    def _sha(cls, value: str) -> str:
-        if not _SHA.match(value):
-            raise ValueError(f"commit_sha must be 7 to 40 hex characters, got {value!r}")
-        return value.lower()
 
 
 class TeamRepository(_Row):
@@ -143,9 +98,15 @@ class Incident(_Row):
 class SideInput:
     name: str          # table name
     relative_path: str  # file, or folder of *.jsonl
-    model: type[_Row]
+    model: type[BaseModel]
     schema: dict[str, pl.DataType]
     unique_key: str | None = None  # later duplicates of this field are dropped (and counted)
+
+    def row(self, record: dict) -> dict:
+        """The table row for a record, or ValidationError."""
+        validated = self.model.model_validate(record)
+        # The deployment contract (lib/deployments/events.py) keeps deployed_at aware; the table holds naive UTC.
+        return validated.to_row() if isinstance(validated, DeploymentEvent) else validated.model_dump()
 
 
 SIDE_INPUTS: dict[str, SideInput] = {
@@ -286,10 +247,10 @@ def parse_side_input(data_dir: Path, spec: SideInput) -> ParsedInput:
                     parsed.rejected.append(RejectedRow(str(path), number, error.split(":")[0], error, raw))
                     continue
                 try:
-                    row = spec.model.model_validate(record).model_dump()
+                    row = spec.row(record)
                 except ValidationError as exc:
-                    detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in exc.errors())
-                    parsed.rejected.append(RejectedRow(str(path), number, "invalid_field", detail, raw))
+                    refused = violation(exc)  # the same rule and reason the webhooks and the poller give
+                    parsed.rejected.append(RejectedRow(str(path), number, refused.rule, refused.reason, raw))
                     continue
                 if spec.unique_key is not None:
                     if row[spec.unique_key] in seen:
