@@ -1,0 +1,196 @@
+"""An anomaly's control chart: the points it is drawn from (by value, against the tables), the PNG
+it becomes, money in the reporting currency, and `finops-assets chart`.
+
+A hand-placed hourly bill for one resource (no generator, no Dagster run), rolled up by hand and
+charted by the real detection SQL, as test_baseline_retraining.py does.
+"""
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import duckdb
+import polars as pl
+import pytest
+
+from finops_assets.cli import main
+from finops_assets.lib.common.metadata import format_money, markdown_image, reporting_currency
+from finops_assets.lib.common.sql import load_sql
+from finops_assets.lib.detection.charts import (
+    BASELINE_DAYS,
+    DAYS_AFTER,
+    HOURS_AROUND,
+    UnknownAnomalyError,
+    chart_png,
+    chart_series,
+)
+from finops_assets.lib.detection.pipeline import DetectionSettings, build_anomalies, build_baselines
+
+START = date(2025, 1, 6)          # a Monday
+DAYS = 60
+SPIKE_DAY = 38                    # a Thursday: the spike covers Thursday afternoon and Friday
+SPIKE_HOUR = 14                   # from 14:00 UTC on the spike day, for two days
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _hourly_cost(day: int, hour: int) -> float:
+    if SPIKE_DAY <= day <= SPIKE_DAY + 1 and (day > SPIKE_DAY or hour >= SPIKE_HOUR):
+        return 25.0
+    return 4.0 + (hour % 3) * 0.5  # a little shape, the same every day
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    path = tmp_path / "w.duckdb"
+    conn = duckdb.connect(str(path))
+    for name in ("billing/create_billing_rollup", "billing/create_billing_rollup_hourly", "billing/create_focus_billing"):
+        conn.execute(load_sql(name))
+    conn.execute("create table incident_history (incident_id varchar, title varchar, started_at timestamp, "
+                 "first_alert_at timestamp, resolved_at timestamp, affected_resources varchar, "
+                 "affected_metrics varchar, root_cause varchar, resolution varchar)")
+    hours = [datetime.combine(START, datetime.min.time()) + timedelta(hours=n) for n in range(DAYS * 24)]
+    hourly = pl.DataFrame({"usage_hour": hours, "cost": [_hourly_cost(n // 24, n % 24) for n in range(DAYS * 24)]})
+    conn.register("hourly_frame", hourly.to_arrow())
+    conn.execute(
+        "insert into billing_rollup_hourly (usage_hour, usage_date, hourly_grain, provider, billing_account_id, "
+        "sub_account_id, department, team, service_name, resource_id, region_id, charge_category, billed_cost, "
+        "effective_cost, list_cost, cost, consumed_quantity, line_items) select usage_hour, usage_hour::date, true, "
+        "'AWS', 'a', 's', 'retail', 'checkout', 'EC2', 'i-1', 'us-east-1', 'Usage', cost, cost, cost, cost, 1, 1 "
+        "from hourly_frame")
+    conn.unregister("hourly_frame")
+    conn.execute(
+        "insert into billing_rollup (usage_date, provider, billing_account_id, sub_account_id, department, team, "
+        "service_name, resource_id, region_id, charge_category, billed_cost, effective_cost, list_cost, cost, "
+        "consumed_quantity, line_items) select usage_date, provider, billing_account_id, sub_account_id, department, "
+        "team, service_name, resource_id, region_id, charge_category, sum(billed_cost), sum(effective_cost), "
+        "sum(list_cost), sum(cost), sum(consumed_quantity), sum(line_items) from billing_rollup_hourly group by all")
+    # The reporting currency is EUR (rate 1.0); more rows were billed in USD and converted (rate 0.9).
+    for row, (currency, rate) in enumerate([("EUR", 1.0), ("USD", 0.9), ("USD", 0.9), ("USD", 0.9)]):
+        conn.execute("insert into focus_billing (source_file, source_row, row_key, charge_period_start, usage_date, "
+                     "department, team, charge_category, billing_currency, exchange_rate, billed_cost) values "
+                     "('f.csv', $r, $r, $day, $day, 'retail', 'checkout', 'Usage', $cur, $rate, 1)",
+                     {"r": row, "day": START, "cur": currency, "rate": rate})
+    build_baselines(conn, DetectionSettings())
+    build_anomalies(conn, DetectionSettings())
+    yield path, conn
+    conn.close()
+
+
+def _the_anomaly(conn) -> dict:
+    rows = conn.execute("select anomaly_id, anomaly_date, last_elevated_date, detected_at from cost_anomalies").fetchall()
+    assert len(rows) == 1, rows
+    return dict(zip(["anomaly_id", "anomaly_date", "last_elevated_date", "detected_at"], rows[0], strict=True))
+
+
+def test_the_series_are_the_resources_baseline_days_and_the_hours_around_the_onset(warehouse):
+    _, conn = warehouse
+    a = _the_anomaly(conn)
+    assert a["anomaly_date"] == START + timedelta(days=SPIKE_DAY)
+    series = chart_series(conn, a["anomaly_id"], k_sigma=3.0)
+
+    # Daily: the 28 days before the anomaly to 14 days after its last elevated day, one point a day.
+    first, last = a["anomaly_date"] - timedelta(days=BASELINE_DAYS), a["last_elevated_date"] + timedelta(days=DAYS_AFTER)
+    days = series.daily["usage_date"].to_list()
+    assert days == [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    # The flagged days are cost_baselines' flagged days of the resource, the onset is detected_at.
+    flagged = [r[0] for r in conn.execute("select usage_date from cost_baselines where resource_id = 'i-1' "
+                                          "and is_flagged order by 1").fetchall()]
+    assert series.flagged_days == flagged == [START + timedelta(days=SPIKE_DAY), START + timedelta(days=SPIKE_DAY + 1)]
+    assert series.onset == a["detected_at"] == datetime.combine(a["anomaly_date"], datetime.min.time()) + timedelta(
+        hours=SPIKE_HOUR)
+    # The band is baseline +/- k robust standard deviations, for the k asked for.
+    row = series.daily.filter(series.daily["usage_date"] == a["anomaly_date"]).row(0, named=True)
+    assert row["actual_cost"] == pytest.approx(sum(_hourly_cost(SPIKE_DAY, h) for h in range(24)))
+    assert row["band_high"] == pytest.approx(row["baseline_mean"] + 3.0 * row["baseline_std"])
+    wider = chart_series(conn, a["anomaly_id"], k_sigma=5.0).daily.filter(
+        series.daily["usage_date"] == a["anomaly_date"]).row(0, named=True)
+    assert wider["band_high"] == pytest.approx(row["baseline_mean"] + 5.0 * row["baseline_std"])
+
+    # Hourly: 48 h either side of the onset, each hour's cost from billing_rollup_hourly.
+    hours = series.hourly["usage_hour"].to_list()
+    assert hours[0] == a["detected_at"] - timedelta(hours=HOURS_AROUND)
+    assert hours[-1] == a["detected_at"] + timedelta(hours=HOURS_AROUND - 1)
+    assert len(hours) == 2 * HOURS_AROUND
+    onset_cost = series.hourly.filter(series.hourly["usage_hour"] == a["detected_at"])["cost"].item()
+    before_cost = series.hourly.filter(series.hourly["usage_hour"] == a["detected_at"] - timedelta(hours=1))["cost"].item()
+    assert (onset_cost, before_cost) == (25.0, _hourly_cost(SPIKE_DAY, SPIKE_HOUR - 1))
+    assert series.currency == "EUR"
+
+
+def test_another_resources_bill_is_not_in_its_chart(warehouse):
+    _, conn = warehouse
+    conn.execute("insert into billing_rollup_hourly select usage_hour, usage_date, hourly_grain, provider, "
+                 "billing_account_id, sub_account_id, department, team, service_name, 'i-2', region_id, charge_category, "
+                 "billed_cost * 100, effective_cost, list_cost, cost * 100, consumed_quantity, line_items "
+                 "from billing_rollup_hourly where resource_id = 'i-1'")
+    a = _the_anomaly(conn)
+    series = chart_series(conn, a["anomaly_id"])
+    assert series.hourly["cost"].max() == 25.0
+
+
+def test_the_cause_comes_from_routing_decisions_only_when_asked(warehouse):
+    _, conn = warehouse
+    a = _the_anomaly(conn)
+    assert chart_series(conn, a["anomaly_id"]).cause is None  # routing has not run: no table
+    conn.execute("create table routing_decisions as select $id as anomaly_id, 'scheduled_job' as path, "
+                 "'medium' as confidence, 'a batch' as rationale, '{}' as evidence, null::varchar as deployment_id",
+                 {"id": a["anomaly_id"]})
+    assert chart_series(conn, a["anomaly_id"]).cause["path"] == "scheduled_job"
+    assert chart_series(conn, a["anomaly_id"], with_cause=False).cause is None
+
+
+def test_the_chart_is_a_small_png_of_the_fixed_size_and_the_same_bytes_each_time(warehouse):
+    _, conn = warehouse
+    a = _the_anomaly(conn)
+    png = chart_png(conn, a["anomaly_id"])
+    assert png.startswith(PNG_SIGNATURE)
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")  # the IHDR chunk
+    assert (width, height) == (800, 450)
+    assert len(png) < 40_000
+    assert b"Software" not in png and b"Matplotlib" not in png  # no stamp that changes between versions
+    assert chart_png(conn, a["anomaly_id"]) == png
+    image = markdown_image(png, "chart [1]")
+    assert image.startswith("![chart (1)](data:image/png;base64,iVBORw0KGgo")
+
+
+def test_an_unknown_anomaly_id_is_one_clear_error(warehouse, tmp_path):
+    _, conn = warehouse
+    with pytest.raises(UnknownAnomalyError, match="no anomaly 'nope' in cost_anomalies"):
+        chart_series(conn, "nope")
+    empty = duckdb.connect(str(tmp_path / "empty.duckdb"))
+    with pytest.raises(UnknownAnomalyError, match="no cost_anomalies table"):
+        chart_series(empty, "nope")
+    assert reporting_currency(empty) is None
+    empty.close()
+
+
+def test_money_is_shown_in_the_reporting_currency():
+    assert format_money(Decimal("1234.565"), "USD") == "USD 1,234.57"
+    assert format_money(1234.5, "eur") == "EUR 1,234.50"
+    assert format_money(-1234.5, "USD") == "USD -1,234.50"
+    assert format_money(-0.001, "USD") == "USD 0.00"
+    assert format_money(1234.5, "JPY") == "JPY 1,235"
+    assert format_money(Decimal("1.2345"), "KWD") == "KWD 1.235"
+    assert format_money(0.1 + 0.2, "USD") == "USD 0.30"
+    assert format_money(12, None) == "12.00"
+    assert format_money(None, "USD") == "n/a"
+    assert format_money(Decimal("12345678901234567890.125"), "USD") == "USD 12,345,678,901,234,567,890.13"
+
+
+def test_cli_writes_the_chart_and_says_one_line_when_it_cannot(warehouse, tmp_path, capsys):
+    path, conn = warehouse
+    anomaly_id = _the_anomaly(conn)["anomaly_id"]
+    conn.close()
+    out = tmp_path / "charts" / "a.png"
+    assert main(["chart", anomaly_id, "--warehouse", str(path), "--out", str(out)]) == 0
+    assert out.read_bytes().startswith(PNG_SIGNATURE)
+    assert str(out) in capsys.readouterr().out
+
+    assert main(["chart", "nope", "--warehouse", str(path), "--out", str(tmp_path / "b.png")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no anomaly 'nope'") and "\n" not in err
+    assert not (tmp_path / "b.png").exists()
+
+    assert main(["chart", anomaly_id, "--warehouse", str(tmp_path / "missing.duckdb"), "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no warehouse") and "\n" not in err
+    assert not (tmp_path / "missing.duckdb").exists()  # a read-only look never creates a file
