@@ -205,6 +205,42 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def _cmd_chart(args) -> int:
+    """One anomaly's control chart as a PNG, from the analysts' snapshot opened read-only (the run
+    that replaces it is never blocked)."""
+    import duckdb
+
+    from finops_assets.lib.detection.charts import UnknownAnomalyError, chart_png
+
+    warehouse, out = Path(args.warehouse), Path(args.out)
+    if not warehouse.is_file():
+        raise RunFailed(f"no warehouse {warehouse}: run `finops-assets run` first, or pass --warehouse")
+    try:
+        conn = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error as exc:
+        raise RunFailed(f"warehouse {warehouse}: {str(exc).strip().splitlines()[0]}") from None
+    try:
+        png = chart_png(conn, args.anomaly_id, k_sigma=args.k_sigma)
+    except UnknownAnomalyError as exc:
+        raise RunFailed(f"{exc} of {warehouse}") from None
+    finally:
+        conn.close()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(png)
+    except OSError as exc:
+        raise RunFailed(f"cannot write {out}: {exc.strerror or exc}") from None
+    print(f"wrote {out} ({len(png):,} bytes)")
+    return 0
+
+
+def _positive_number(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise ValueError(text)
+    return value
+
+
 def _cmd_serve_webhooks(args) -> int:
     from finops_assets.webhooks.server import serve
 
@@ -280,6 +316,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-dir", default=os.environ.get("FINOPS_DATA_DIR", "data"))
     evaluate.add_argument("--warehouse", default=os.environ.get("FINOPS_WAREHOUSE", "data/warehouse/finops.duckdb"))
     evaluate.set_defaults(handler=_cmd_evaluate)
+
+    chart = commands.add_parser("chart", help="write one anomaly's control chart (daily cost, baseline, control band, "
+                                              "flagged days, onset; hourly around the onset) as a PNG")
+    chart.add_argument("anomaly_id", help="an anomaly_id of cost_anomalies")
+    chart.add_argument("--out", required=True, help="the PNG file to write")
+    chart.add_argument("--warehouse", default=os.environ.get("FINOPS_WAREHOUSE", "data/warehouse/finops.duckdb"),
+                       help="the analysts' snapshot, opened read-only (default: $FINOPS_WAREHOUSE or %(default)s)")
+    chart.add_argument("--k-sigma", type=_positive_number, default=os.environ.get("FINOPS_K_SIGMA", "3"),
+                       help="control band half-width in robust sigmas, as detection used "
+                            "(default: $FINOPS_K_SIGMA or 3)")
+    chart.set_defaults(handler=_cmd_chart)
 
     webhooks = commands.add_parser("serve-webhooks", help="receive deployment webhooks (GitHub Actions, Argo CD, "
                                                           "CircleCI) into the data folder's event store")
