@@ -4,8 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= data
 WAREHOUSE ?= data/warehouse/finops.duckdb
+# One Dagster instance for `make dev`, `make run`, `make launch` and the sensors: .dagster_home/ here,
+# its dagster.yaml a link to ./dagster.yaml. Your own DAGSTER_HOME (environment or make argument) wins.
+DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export DAGSTER_HOME
 
-.PHONY: setup run test dev bench sample
+.PHONY: setup run test dev launch bench sample dagster-home postgres-db
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -16,14 +20,31 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
-run: setup
+# Creates the project home (only that one: a home of yours is used as it is).
+dagster-home:
+	@if [ "$(DAGSTER_HOME)" = "$(CURDIR)/.dagster_home" ]; then mkdir -p .dagster_home && \
+	  { [ -e .dagster_home/dagster.yaml ] || [ -L .dagster_home/dagster.yaml ] || ln -s ../dagster.yaml .dagster_home/dagster.yaml; }; fi
+	@echo "Dagster instance: $(DAGSTER_HOME)"
+
+# The database dagster.postgres.yaml names (DAGSTER_PG_*), created if it does not exist yet.
+postgres-db:
+	@PGPASSWORD="$$DAGSTER_PG_PASSWORD" psql -h "$$DAGSTER_PG_HOST" -p "$$DAGSTER_PG_PORT" -U "$$DAGSTER_PG_USERNAME" -d postgres -tAc \
+	  "select 1 from pg_database where datname = '$$DAGSTER_PG_DB'" | grep -q 1 || \
+	  PGPASSWORD="$$DAGSTER_PG_PASSWORD" createdb -h "$$DAGSTER_PG_HOST" -p "$$DAGSTER_PG_PORT" -U "$$DAGSTER_PG_USERNAME" "$$DAGSTER_PG_DB"
+	@echo "PostgreSQL database $$DAGSTER_PG_DB on $$DAGSTER_PG_HOST:$$DAGSTER_PG_PORT is there"
+
+run: setup dagster-home
 	$(BIN)/finops-assets run --data-dir $(DATA_DIR) --warehouse $(WAREHOUSE)
 
 test: setup
-	$(BIN)/python -m pytest
+	env -u DAGSTER_HOME $(BIN)/python -m pytest  # the tests make their own instances
 
-dev: setup
+dev: setup dagster-home
 	$(BIN)/dg dev --host 127.0.0.1
+
+# Headless runs into the same instance, e.g. make launch ARGS='--assets analyst_snapshot'
+launch: setup dagster-home
+	$(BIN)/dg launch $(ARGS)
 
 bench: setup
 	$(BIN)/finops-assets bench --rows $${ROWS:-10000000}

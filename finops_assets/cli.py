@@ -15,11 +15,34 @@ class RunFailed(Exception):
     """A one-line reason the run did not complete."""
 
 
+PROJECT_HOME = ".dagster_home"  # the project-local DAGSTER_HOME, beside dagster.yaml (git-ignored)
+
+
+def project_dagster_home(folder: Path) -> Path | None:
+    """`folder`/.dagster_home when `folder` is the project (it holds dagster.yaml), created on first
+    use with a dagster.yaml that links to the project's, the same instance `make dev` opens; None
+    elsewhere. A dagster.yaml already there (yours, e.g. the PostgreSQL one) is left alone."""
+    config = folder / "dagster.yaml"
+    if not config.is_file():
+        return None
+    home = folder / PROJECT_HOME
+    home.mkdir(exist_ok=True)
+    link = home / "dagster.yaml"
+    if not link.exists() and not link.is_symlink():
+        link.symlink_to(Path("..") / "dagster.yaml")
+    return home.resolve()
+
+
 def _instance():
+    """Your DAGSTER_HOME when set; else the project's .dagster_home (what `make dev` and `dg dev`
+    started by the Makefile open), so the run shows in the UI; in-memory only when run outside the
+    project or with FINOPS_EPHEMERAL_INSTANCE=1 (the tests)."""
     import dagster as dg
 
-    # With DAGSTER_HOME the runs land in that instance (SQLite or PostgreSQL per its dagster.yaml).
-    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    if os.environ.get("DAGSTER_HOME"):
+        return dg.DagsterInstance.get()
+    home = None if os.environ.get("FINOPS_EPHEMERAL_INSTANCE") == "1" else project_dagster_home(Path.cwd())
+    return dg.DagsterInstance.from_config(str(home)) if home else dg.DagsterInstance.ephemeral()
 
 
 def _error_line(failure) -> str:
@@ -110,19 +133,53 @@ def _load(defs):
         raise RunFailed(str(cause)) from None
 
 
+def _with_resources(definitions, resources: dict):
+    """The same definitions with these resources in place of the code location's."""
+    import dagster as dg
+
+    return dg.Definitions(assets=definitions.assets, asset_checks=definitions.asset_checks,
+                          schedules=definitions.schedules, sensors=definitions.sensors, jobs=definitions.jobs,
+                          resources=resources, executor=definitions.executor, loggers=definitions.loggers,
+                          metadata=definitions.metadata)
+
+
+def _job_partitioned_from(definitions, first_day: date):
+    """finops_daily over the same assets with the daily ones partitioned from the bill's first day:
+    the code location decides its start from where its own data is (defs/partitions.py), this run
+    covers the bill it was given."""
+    import warnings
+
+    import dagster as dg
+
+    from finops_assets.defs.partitions import build_daily_partitions
+
+    partitions = build_daily_partitions(first_day.isoformat())
+    assets = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)  # map_asset_specs: preview in 1.13
+        for asset in definitions.assets:
+            if isinstance(asset, dg.AssetsDefinition) and asset.partitions_def is not None:
+                asset = asset.map_asset_specs(lambda spec: spec.replace_attributes(partitions_def=partitions))
+            assets.append(asset)
+    job = next(j for j in definitions.jobs if j.name == "finops_daily")
+    return dg.Definitions(assets=assets, asset_checks=definitions.asset_checks, jobs=[job],
+                          resources=definitions.resources).resolve_job_def("finops_daily")
+
+
 def run_pipeline(data_dir: Path, warehouse: Path) -> int:
     """Materialize the whole graph for every day in the bill, then publish; returns the exit code."""
     if not data_dir.is_dir():
         raise RunFailed(f"data folder {data_dir} does not exist")
     _check_billing_folder(data_dir / "billing")
-    os.environ["FINOPS_DATA_DIR"] = str(data_dir)
-    os.environ["FINOPS_WAREHOUSE"] = str(warehouse)
     from finops_assets.definitions import defs
-    from finops_assets.defs.partitions import daily_partitions
+    from finops_assets.defs.resources import build_resources
     from finops_assets.lib.common.sql import fetch_one, load_sql
+    from finops_assets.lib.publishing.run_summary import run_summary
     from finops_assets.lib.publishing.snapshot import WarehouseLocationError
 
-    definitions = _load(defs)
+    # Explicit resources from this command's arguments (the environment is never written).
+    settings = {**os.environ, "FINOPS_DATA_DIR": str(data_dir), "FINOPS_WAREHOUSE": str(warehouse)}
+    definitions = _with_resources(_load(defs), _load(lambda: build_resources(settings)))
     job = definitions.resolve_job_def("finops_daily")
     # Executable assets only: pull_requests and pr_audit_log are written by the PR job, not by a run.
     all_assets = sorted(k.to_user_string() for k in definitions.resolve_asset_graph().executable_asset_keys)
@@ -146,13 +203,16 @@ def run_pipeline(data_dir: Path, warehouse: Path) -> int:
         unpartitioned = [a for a in rest if not definitions.resolve_assets_def(a).partitions_def]
         _execute(job, instance, unpartitioned)
     else:
-        _check_range(daily_partitions, first_day, last_day)
+        _check_range(first_day, last_day)
+        job = _job_partitioned_from(definitions, first_day)
         print(f"[2/2] building {len(rest)} assets for {first_day} .. {last_day}", flush=True)
         _execute(job, instance, rest, tags={
             "dagster/asset_partition_range_start": first_day.isoformat(),
             "dagster/asset_partition_range_end": last_day.isoformat(),
         })
     print(f"published {warehouse} in {time.monotonic() - started:.1f}s", flush=True)
+    for line in run_summary(warehouse.resolve()):
+        print(f"  {line}", flush=True)
     if failed:
         for source_file, error in failed:
             print(f"warning: billing file {source_file} was not loaded: {error}", file=sys.stderr)
@@ -161,13 +221,10 @@ def run_pipeline(data_dir: Path, warehouse: Path) -> int:
     return 0
 
 
-def _check_range(partitions, first_day: date, last_day: date) -> None:
-    keys = partitions.get_partition_keys()
-    if first_day.isoformat() < keys[0]:
-        raise RunFailed(
-            f"the bill starts on {first_day} but daily partitions start on {keys[0]}; "
-            f"set FINOPS_PARTITION_START={first_day.isoformat()} (or earlier)"
-        )
+def _check_range(first_day: date, last_day: date) -> None:
+    from finops_assets.defs.partitions import build_daily_partitions
+
+    keys = build_daily_partitions(first_day.isoformat()).get_partition_keys()
     if last_day.isoformat() > keys[-1]:
         raise RunFailed(
             f"the bill has charges up to {last_day}, after the last partition {keys[-1]} (today, UTC): "
@@ -295,26 +352,50 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default, unless the help already says it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text.lower() or action.required or action.default is None:
+            return text
+        return super()._get_help_string(action)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("finops-assets")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="finops-assets", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="finops-assets", description=__doc__, formatter_class=_HelpWithDefaults)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="materialize the whole asset graph for every day in the data folder")
-    run.add_argument("--data-dir", default=os.environ.get("FINOPS_DATA_DIR", "data"))
-    run.add_argument("--warehouse", default=os.environ.get("FINOPS_WAREHOUSE", "data/warehouse/finops.duckdb"))
+    run.add_argument("--data-dir", default=os.environ.get("FINOPS_DATA_DIR", "data"),
+                     help="the input folder (billing/ and side inputs; $FINOPS_DATA_DIR)")
+    run.add_argument("--warehouse", default=os.environ.get("FINOPS_WAREHOUSE", "data/warehouse/finops.duckdb"),
+                     help="the analysts' DuckDB snapshot to publish ($FINOPS_WAREHOUSE)")
     run.set_defaults(handler=_cmd_run)
 
     sample = commands.add_parser("generate-sample", help="write a synthetic data folder with ground truth")
-    sample.add_argument("--out", required=True)
-    sample.add_argument("--seed", type=int, required=True)
-    sample.add_argument("--days", type=int, default=60)
-    sample.add_argument("--resources", type=int, default=40)
+    sample.add_argument("--out", required=True, help="the data folder to write")
+    sample.add_argument("--seed", type=int, required=True, help="same seed, same bytes")
+    sample.add_argument("--days", type=int, default=60, help="days of billing")
+    sample.add_argument("--resources", type=int, default=40, help="cloud resources (about)")
     sample.add_argument("--start", default=None, help="first day of the bill, YYYY-MM-DD (default 2026-06-01)")
     sample.set_defaults(handler=_cmd_generate_sample)
 
     evaluate = commands.add_parser("evaluate", help="score the outputs against a generated folder's ground truth")
-    evaluate.add_argument("--data-dir", default=os.environ.get("FINOPS_DATA_DIR", "data"))
-    evaluate.add_argument("--warehouse", default=os.environ.get("FINOPS_WAREHOUSE", "data/warehouse/finops.duckdb"))
+    evaluate.add_argument("--data-dir", default=os.environ.get("FINOPS_DATA_DIR", "data"),
+                          help="a generated folder with ground_truth.json ($FINOPS_DATA_DIR)")
+    evaluate.add_argument("--warehouse", default=os.environ.get("FINOPS_WAREHOUSE", "data/warehouse/finops.duckdb"),
+                          help="the snapshot a run published from it ($FINOPS_WAREHOUSE)")
     evaluate.set_defaults(handler=_cmd_evaluate)
 
     chart = commands.add_parser("chart", help="write one anomaly's control chart (daily cost, baseline, control band, "
@@ -330,20 +411,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     webhooks = commands.add_parser("serve-webhooks", help="receive deployment webhooks (GitHub Actions, Argo CD, "
                                                           "CircleCI) into the data folder's event store")
-    webhooks.add_argument("--data-dir", default=os.environ.get("FINOPS_DATA_DIR", "data"))
-    webhooks.add_argument("--host", default="127.0.0.1")
-    webhooks.add_argument("--port", type=int, default=8088)
+    webhooks.add_argument("--data-dir", default=os.environ.get("FINOPS_DATA_DIR", "data"),
+                          help="accepted deployments go to its deployments/ ($FINOPS_DATA_DIR)")
+    webhooks.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    webhooks.add_argument("--port", type=int, default=8088, help="port to listen on")
     webhooks.set_defaults(handler=_cmd_serve_webhooks)
 
     poll = commands.add_parser("poll-github-deployments", help="read GitHub deployments into the event store "
                                                                "(for teams that cannot send webhooks)")
     poll.add_argument("--repositories", required=True, help="comma-separated org/name")
     poll.add_argument("--since", default=None, help="ISO 8601 time (default: 24 hours ago)")
-    poll.add_argument("--data-dir", default=os.environ.get("FINOPS_DATA_DIR", "data"))
+    poll.add_argument("--data-dir", default=os.environ.get("FINOPS_DATA_DIR", "data"),
+                      help="events go to its deployments/ ($FINOPS_DATA_DIR)")
     poll.set_defaults(handler=_cmd_poll_github)
 
     bench = commands.add_parser("bench", help="ingestion + rollup throughput against DuckDB's own scan")
-    bench.add_argument("--rows", type=int, default=1_000_000)
+    bench.add_argument("--rows", type=int, default=1_000_000, help="billing rows to generate")
     bench.add_argument("--formats", default="parquet,csv", help="comma-separated: parquet,csv")
     bench.add_argument("--repeat", type=int, default=1, help="timed repetitions (best is reported)")
     bench.add_argument("--work-dir", default=None, help="where to write the generated files (default: a temp dir)")
@@ -354,6 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--anomalies", type=int, default=10_000, help="--detection: injected two-day spikes")
     bench.add_argument("--deployments", type=int, default=100_000, help="--detection: deployment events")
     bench.set_defaults(handler=_cmd_bench)
+    for command in commands.choices.values():
+        command.formatter_class = _HelpWithDefaults
     return parser
 
 

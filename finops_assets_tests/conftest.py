@@ -1,8 +1,16 @@
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+
+# Set once for the whole session, before the code location is first imported (so no test leaks it
+# into another): runs of `finops-assets run` stay in memory instead of the project's .dagster_home
+# (the developer's UI instance), and the daily partitions start on a fixed day instead of where the
+# checkout's data/ starts (the tests' bills are from 2024). Tests of those defaults unset them.
+os.environ.setdefault("FINOPS_EPHEMERAL_INSTANCE", "1")
+os.environ.setdefault("FINOPS_PARTITION_START", "2020-01-01")
 
 SHARED_SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/focus-sample-data/FOCUS-1.0/focus_sample.csv"
 FIXTURES = Path(__file__).parent / "fixtures"
