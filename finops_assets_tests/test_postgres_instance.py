@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -63,3 +64,23 @@ def test_materialization_is_recorded_in_postgres_run_event_and_schedule_storage(
     # One event per ingestion table, and one per day of September for the single-run rollup.
     assert len(materialized) == 3 + 30
     assert sorted(p for k, p in materialized if "billing_rollup" in k) == [f"2024-09-{d:02d}" for d in range(1, 31)]
+
+
+@pytest.mark.skipif(shutil.which("psql") is None or shutil.which("make") is None, reason="needs psql and make")
+def test_make_postgres_db_creates_the_database_the_readme_names_once():
+    name = f"finops_test_{uuid.uuid4().hex[:10]}"
+    env = {**os.environ, "DAGSTER_PG_HOST": PG["host"], "DAGSTER_PG_PORT": str(PG["port"]),
+           "DAGSTER_PG_USERNAME": PG["user"], "DAGSTER_PG_PASSWORD": PG["password"], "DAGSTER_PG_DB": name}
+    admin = psycopg2.connect(dbname="postgres", **PG)
+    admin.autocommit = True
+    try:
+        for _ in range(2):  # the second time it is already there: no error
+            result = subprocess.run(["make", "-s", "postgres-db"], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                                    text=True, timeout=60)
+            assert result.returncode == 0, result.stderr
+        with admin.cursor() as cursor:
+            cursor.execute("select count(*) from pg_database where datname = %s", (name,))
+            assert cursor.fetchall() == [(1,)]
+    finally:
+        admin.cursor().execute(f'drop database if exists "{name}" with (force)')
+        admin.close()
