@@ -12,7 +12,20 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 EXPECTED_ASSETS = {
     "focus_billing", "billing_quarantine", "billing_files", "billing_rollup", "billing_rollup_hourly",
-    "deployment_events", "team_repositories", "traffic_metrics", "incident_history", "analyst_snapshot",
+    "deployment_events", "team_repositories", "traffic_metrics", "incident_history",
+    "cost_baselines", "cost_anomalies", "team_alerts", "routing_decisions", "correlated_deployments",
+    "unattributed_alerts", "diff_analyses", "analyst_snapshot",
+}
+# Written by the create_cost_fix_pr job (reported, not materialized by the daily job).
+PR_ASSETS = {"pull_requests", "pr_audit_log"}
+EXPECTED_CHECKS = {
+    "focus_billing:rows_reconcile_per_file", "focus_billing:every_file_loaded",
+    "billing_rollup:billed_cost_reconciles", "billing_rollup_hourly:billed_cost_reconciles",
+    "deployment_events:every_row_valid", "team_repositories:every_row_valid", "traffic_metrics:every_row_valid",
+    "incident_history:every_row_valid",
+    "cost_anomalies:anomaly_ids_are_unique", "cost_anomalies:sigma_above_the_limit",
+    "routing_decisions:one_decision_per_anomaly", "routing_decisions:known_path_and_deployment_only_on_code_paths",
+    "correlated_deployments:one_rank_one_per_anomaly", "diff_analyses:kept_patches_apply",
 }
 
 
@@ -21,7 +34,8 @@ def test_code_location_loads_with_every_asset_described_and_owned():
     dg.Definitions.validate_loadable(definitions)
     graph = definitions.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert EXPECTED_ASSETS <= keys
+    assert keys == EXPECTED_ASSETS | PR_ASSETS
+    assert {k.to_user_string() for k in graph.executable_asset_keys} == EXPECTED_ASSETS
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.description, f"{key} has no description"
@@ -33,6 +47,8 @@ def test_code_location_loads_with_every_asset_described_and_owned():
 def test_every_warehouse_step_is_in_the_duckdb_pool():
     definitions = defs()
     for assets_def in definitions.resolve_asset_graph().assets_defs:
+        if not assets_def.is_executable:  # the PR job's tables: specs, written by its op (in the pool)
+            continue
         for node in assets_def.node_def.node_defs if hasattr(assets_def.node_def, "node_defs") else [assets_def.node_def]:
             assert node.pool == DUCKDB_WRITE_POOL, assets_def.keys
 
@@ -54,3 +70,29 @@ def test_dg_check_defs_accepts_the_project():
     dg_cli = Path(sys.executable).with_name("dg")
     result = subprocess.run([str(dg_cli), "check", "defs"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_check_is_listed_and_runs_in_the_daily_job():
+    definitions = defs()
+    graph = definitions.resolve_asset_graph()
+    checks = {f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys}
+    assert checks == EXPECTED_CHECKS
+    job = definitions.resolve_job_def("finops_daily")
+    assert {f"{k.asset_key.to_user_string()}:{k.name}" for k in job.asset_layer.asset_graph.asset_check_keys} == checks
+
+
+def test_the_pr_job_op_and_every_check_use_the_duckdb_pool():
+    definitions = defs()
+    assert definitions.resolve_job_def("create_cost_fix_pr").graph.node_defs[0].pool == DUCKDB_WRITE_POOL
+    for check in definitions.asset_checks:
+        if not check.is_executable:
+            continue
+        assert check.node_def.pool == DUCKDB_WRITE_POOL, check.check_keys
+
+
+def test_every_daily_asset_has_the_daily_freshness_policy():
+    from finops_assets.defs.catalog import DAILY_FRESHNESS
+
+    graph = defs().resolve_asset_graph()
+    for key in graph.executable_asset_keys:
+        assert graph.get(key).freshness_policy == DAILY_FRESHNESS, key

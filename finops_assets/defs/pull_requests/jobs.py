@@ -36,10 +36,15 @@ def _audit(warehouse: FinopsWarehouse, row: dict, publish: bool = False) -> None
         warehouse.publish_snapshot()
 
 
-def _report(context: dg.OpExecutionContext, table: str, analysis_id: str, **metadata) -> None:
-    # The tables are assets in the lineage (defs/pull_requests/assets.py): each write shows up there.
+def _report(context: dg.OpExecutionContext, table: str, analysis_id: str, failing: bool = False, **metadata) -> None:
+    # The tables are assets in the lineage (defs/pull_requests/assets.py): each write shows up there. An op's
+    # logged events are dropped when it then fails, so before a refusal the write is reported to the instance.
     metadata["analysis_id"] = escape_visible(analysis_id, 200)
-    context.log_event(dg.AssetMaterialization(asset_key=table, metadata=metadata))
+    event = dg.AssetMaterialization(asset_key=table, metadata={**metadata, "run_id": context.run_id})
+    if failing:
+        context.instance.report_runless_asset_event(event)
+    else:
+        context.log_event(event)
 
 
 @dg.op(pool=DUCKDB_WRITE_POOL, tags={"kind": "github"})
@@ -67,7 +72,7 @@ def open_cost_fix_pull_request(context: dg.OpExecutionContext, config: CostFixPu
     except (Refusal, PatchError, CodeHostError) as exc:
         reason = one_line(str(exc) if isinstance(exc, Refusal) else f"the patch cannot be prepared: {exc}", 1000)
         _audit(warehouse, {**audit, "reason": reason}, publish=True)
-        _report(context, "pr_audit_log", config.analysis_id, outcome="refused")
+        _report(context, "pr_audit_log", config.analysis_id, failing=True, outcome="refused")
         # A refusal is final: one short line, no chained traceback, and no retry (allow_retries=False for op
         # retry policies; the job's dagster/retry_on_asset_or_op_failure tag for run retries).
         raise dg.Failure(description=f"create_cost_fix_pr refused: {escape_visible(reason, 1000)}. "
@@ -78,7 +83,7 @@ def open_cost_fix_pull_request(context: dg.OpExecutionContext, config: CostFixPu
     except CodeHostError as exc:
         reason = one_line(exc, 1000)
         _audit(warehouse, {**audit, "outcome": "failed", "reason": reason}, publish=True)
-        _report(context, "pr_audit_log", config.analysis_id, outcome="failed")
+        _report(context, "pr_audit_log", config.analysis_id, failing=True, outcome="failed")
         raise dg.Failure(description=f"create_cost_fix_pr failed: {escape_visible(reason, 1000)}") from None
     outcome = "created" if record.created else "existing"
     with warehouse.write() as conn:
