@@ -194,3 +194,48 @@ def test_cli_writes_the_chart_and_says_one_line_when_it_cannot(warehouse, tmp_pa
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: no warehouse") and "\n" not in err
     assert not (tmp_path / "missing.duckdb").exists()  # a read-only look never creates a file
+
+
+def test_cost_anomalies_metadata_embeds_the_chart_and_money_in_the_reporting_currency(warehouse, tmp_path):
+    import base64
+
+    import dagster as dg
+
+    from finops_assets.defs.detection.assets import cost_anomalies
+    from finops_assets.resources.settings import FinopsSettings
+    from finops_assets.resources.warehouse import FinopsWarehouse
+
+    path, conn = warehouse
+    anomaly_id, excess = conn.execute("select anomaly_id, excess_cost from cost_anomalies").fetchall()[0]
+    conn.close()
+    resources = {"warehouse": FinopsWarehouse(snapshot_path=str(tmp_path / "snapshot.duckdb"), writer_path=str(path)),
+                 "settings": FinopsSettings(data_dir=str(tmp_path))}
+    result = dg.materialize([cost_anomalies], resources=resources)
+    metadata = result.asset_materializations_for_node("cost_anomalies")[0].metadata
+    assert metadata["excess_cost_total"].value == pytest.approx(excess)
+    assert metadata["excess_cost_total_text"].value == format_money(excess, "EUR")
+    assert metadata["reporting_currency"].value == "EUR"
+    assert format_money(excess, "EUR") in metadata["top_by_priority"].value
+    charts = metadata["control_charts"].value
+    assert anomaly_id in charts and "scheduled_job" not in charts  # no cause before routing has run
+    encoded = charts.split("(data:image/png;base64,", 1)[1].split(")", 1)[0]
+    png = base64.b64decode(encoded)
+    assert png.startswith(PNG_SIGNATURE) and len(png) < 40_000
+
+
+def test_routing_evidence_is_shown_with_money_in_the_currency_and_no_markup_from_the_data(warehouse):
+    from finops_assets.lib.detection.charts import evidence_section
+
+    _, conn = warehouse
+    a = _the_anomaly(conn)
+    assert evidence_section(chart_series(conn, a["anomaly_id"])) == "_not routed yet_"
+    evidence = '{"excess_cost": 1234.5, "sigma": 107.14, "quantity_ratio": 1.05, "traffic_ratio": null}'
+    conn.execute("create table routing_decisions as select $id as anomaly_id, 'deployment_correlation' as path, "
+                 "'high' as confidence, $why as rationale, $ev as evidence, 'dep-1' as deployment_id",
+                 {"id": a["anomaly_id"], "why": "after acme@1234 ('*cache* off <img src=x>')\nreached production",
+                  "ev": evidence})
+    text = evidence_section(chart_series(conn, a["anomaly_id"]))
+    assert "path **deployment\\_correlation**, confidence **high**, deployment dep-1" in text
+    assert "> after acme@1234 ('\\*cache\\* off &lt;img src=x\\>') reached production" in text
+    assert "| excess\\_cost | EUR 1,234.50 |" in text and "| sigma | 107.1 |" in text
+    assert "| quantity\\_ratio | 1.05 |" in text and "traffic" not in text  # unknown evidence is left out

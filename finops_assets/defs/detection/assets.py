@@ -1,14 +1,19 @@
 import dagster as dg
+import polars as pl
 
 from finops_assets.defs.catalog import DAILY_FRESHNESS, table_metadata
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
-from finops_assets.lib.common.metadata import markdown_table
+from finops_assets.lib.common.metadata import format_money, markdown_table, reporting_currency
+from finops_assets.lib.detection.charts import chart_section, chart_series, render_chart
 from finops_assets.lib.detection.pipeline import build_anomalies, build_baselines, build_team_alerts
 from finops_assets.resources.settings import FinopsSettings
 from finops_assets.resources.warehouse import FinopsWarehouse
 
 OWNERS = ["team:finops"]
 GROUP = "detection"
+# Charts in an asset's metadata: each PNG is 11 to 20 kB (lib/detection/charts.py) and is stored with
+# the materialization event in the run storage, so only the top few by priority.
+TOP_CHARTS = 5
 
 
 @dg.asset(
@@ -45,13 +50,22 @@ def cost_anomalies(context: dg.AssetExecutionContext, warehouse: FinopsWarehouse
     with warehouse.write() as conn:
         build_anomalies(conn, settings.detection_settings())
         top = conn.sql("select anomaly_id, resource_id, anomaly_date, round(sigma, 1) as sigma, "
-                       "round(excess_cost, 2) as excess_cost, days_elevated, round(priority_score, 1) as priority "
+                       "excess_cost, days_elevated, round(priority_score, 1) as priority "
                        "from cost_anomalies order by priority_score desc limit 10").pl()
         total = conn.sql("select count(*), coalesce(sum(excess_cost), 0) from cost_anomalies").fetchall()[0]
+        currency = reporting_currency(conn)
+        # Routing runs after this asset: a routing_decisions table now is the last run's, so no cause here.
+        series = [chart_series(conn, anomaly_id, k_sigma=settings.k_sigma, with_cause=False)
+                  for anomaly_id in top["anomaly_id"].head(TOP_CHARTS)]
+    top = top.with_columns(excess_cost=pl.Series([format_money(v, currency) for v in top["excess_cost"]], dtype=pl.String))
     return dg.MaterializeResult(metadata={
         "dagster/row_count": total[0],
-        "excess_cost_total": float(total[1]),
+        "excess_cost_total": float(total[1]),  # a number, so the UI plots it across runs
+        "excess_cost_total_text": format_money(total[1], currency),
+        "reporting_currency": currency or "",
         "top_by_priority": dg.MetadataValue.md(markdown_table(top)),
+        "control_charts": dg.MetadataValue.md("\n\n".join(chart_section(s, render_chart(s)) for s in series)
+                                              or "_no anomalies_"),
     })
 
 
@@ -64,4 +78,7 @@ def team_alerts(context: dg.AssetExecutionContext, warehouse: FinopsWarehouse) -
     """The day's anomalies rolled up to one alert per team, top resources first."""
     with warehouse.write() as conn:
         rows = build_team_alerts(conn)
-    return dg.MaterializeResult(metadata={"dagster/row_count": rows})
+        excess = conn.sql("select coalesce(sum(excess_cost), 0) from team_alerts").fetchall()[0][0]
+        currency = reporting_currency(conn)
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows, "excess_cost_total": float(excess),
+                                          "excess_cost_total_text": format_money(excess, currency)})

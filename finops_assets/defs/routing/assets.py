@@ -3,12 +3,16 @@ import dagster as dg
 from finops_assets.defs.catalog import DAILY_FRESHNESS, table_metadata
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
 from finops_assets.lib.common.metadata import markdown_table
+from finops_assets.lib.detection.charts import chart_section, chart_series, evidence_section, render_chart
 from finops_assets.lib.detection.pipeline import route_anomalies
 from finops_assets.resources.settings import FinopsSettings
 from finops_assets.resources.warehouse import FinopsWarehouse
 
 OWNERS = ["team:finops"]
 GROUP = "detection"  # one group with the anomalies they explain: the lineage reads as one story
+# The top anomalies by priority shown with chart and evidence: each PNG is 11 to 20 kB, stored with the
+# materialization event in the run storage (as cost_anomalies' TOP_CHARTS).
+TOP_EXPLAINED = 5
 
 
 @dg.multi_asset(
@@ -40,8 +44,14 @@ def routing_decisions(context: dg.AssetExecutionContext, warehouse: FinopsWareho
                          "group by all order by anomalies desc").pl()
         outcomes = conn.sql("select outcome, count(distinct anomaly_id) as anomalies from correlated_deployments "
                             "group by 1 order by 2 desc").pl()
+        # The same top anomalies as cost_anomalies' charts, now with their cause and its evidence.
+        top = [r[0] for r in conn.sql(f"select anomaly_id from cost_anomalies order by priority_score desc "
+                                      f"limit {TOP_EXPLAINED}").fetchall()]
+        series = [chart_series(conn, anomaly_id, k_sigma=settings.k_sigma) for anomaly_id in top]
     yield dg.MaterializeResult(asset_key="routing_decisions", metadata={
-        "dagster/row_count": counts["routing_decisions"], "by_path": dg.MetadataValue.md(markdown_table(paths))})
+        "dagster/row_count": counts["routing_decisions"], "by_path": dg.MetadataValue.md(markdown_table(paths)),
+        "top_explained": dg.MetadataValue.md("\n\n".join(f"{chart_section(s, render_chart(s))}\n\n{evidence_section(s)}"
+                                                          for s in series) or "_no anomalies_")})
     yield dg.MaterializeResult(asset_key="correlated_deployments", metadata={
         "dagster/row_count": counts["correlated_deployments"],
         "by_outcome": dg.MetadataValue.md(markdown_table(outcomes))})

@@ -1,6 +1,8 @@
 """Small helpers for materialization metadata (pure: no Dagster import)."""
 
 import base64
+import re
+import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
 
 import polars as pl
@@ -56,3 +58,16 @@ def markdown_image(png: bytes, alt: str) -> str:
     The bytes go into run storage with the event: keep them small."""
     text = alt.replace("[", "(").replace("]", ")").replace("\n", " ")
     return f"![{text}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
+
+
+# Inline markup (the text never starts a line: the caller prefixes it, so no list or heading).
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]#!|~>])")
+
+
+def md_escape(value: object, limit: int = 500) -> str:
+    """Text from the data (resource ids, commit messages) as literal Markdown inside a line: every
+    character of inline markup backslash-escaped, `<` and `&` as entities (no HTML), line breaks
+    and control characters as spaces."""
+    text = " ".join("".join(" " if unicodedata.category(c)[0] == "C" else c for c in str(value)).split())
+    text = text if len(text) <= limit else text[: limit - 1] + "\u2026"
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", text.replace("&", "&amp;").replace("<", "&lt;"))
