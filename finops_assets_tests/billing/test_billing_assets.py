@@ -5,6 +5,7 @@ import duckdb
 import pytest
 
 from finops_assets.defs.billing.assets import billing_rollup, billing_rollup_hourly, focus_billing
+from finops_assets.lib.common.metadata import format_money
 from finops_assets.resources.settings import FinopsSettings
 from finops_assets.resources.warehouse import FinopsWarehouse
 
@@ -56,6 +57,9 @@ def test_rollup_metadata_reports_rows_and_cost(resources):
         rows, billed = conn.sql("select count(*), sum(billed_cost) from billing_rollup").fetchall()[0]
     assert metadata["dagster/row_count"].value == rows > 0
     assert metadata["billed_cost_total"].value == pytest.approx(float(billed))
+    # For people: the reporting currency (the official sample bills in USD) and cents, from the exact DECIMAL.
+    assert metadata["billed_cost_total_text"].value == format_money(billed, "USD")
+    assert "USD " in metadata["cost_by_owner"].value
 
 
 @pytest.mark.parametrize("layout", ["no_folder", "empty_folder", "only_unloadable_files"])

@@ -7,7 +7,7 @@ from finops_assets.defs.partitions import daily_partitions
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
 from finops_assets.lib.billing.ingest import discover_billing_files, ingest_billing_files
 from finops_assets.lib.billing.rollup import rebuild_rollup_window, reconcile_window
-from finops_assets.lib.common.metadata import markdown_table
+from finops_assets.lib.common.metadata import format_money, markdown_table, reporting_currency
 from finops_assets.lib.common.sql import fetch_one, load_sql
 from finops_assets.resources.settings import FinopsSettings
 from finops_assets.resources.warehouse import FinopsWarehouse
@@ -96,7 +96,8 @@ def focus_billing(context: dg.AssetExecutionContext, config: FocusBillingConfig,
         asset_key="focus_billing",
         metadata={
             "dagster/row_count": totals[0],
-            "billed_cost_total": float(totals[1]),
+            "billed_cost_total": float(totals[1]),  # a number, so the UI plots it across runs
+            "billed_cost_total_text": format_money(totals[1], report.reporting_currency),
             "reporting_currency": report.reporting_currency or "",
             "currency_conversions": dg.MetadataValue.md(
                 "\n".join(f"- {c.rows:,} rows {c.currency} x {c.rate:g} = {c.converted_billed_cost:,.2f} "
@@ -153,16 +154,22 @@ def _rollup_asset(table: str, grain: str, description: str):
                 f"select department, team, round(sum(cost), 2) as cost, round(sum(billed_cost), 2) as billed_cost "
                 f"from {table} where usage_date >= $start and usage_date < $end group by all order by cost desc",
                 params={"start": start, "end": end}).pl()
+            currency = reporting_currency(conn)
         own_total = reconciliation.rollup_billed(table)
+        cost_total = by_owner["cost"].sum() if len(by_owner) else 0.0
+        owners_shown = by_owner.with_columns(
+            [pl.Series(c, [format_money(v, currency) for v in by_owner[c]], dtype=pl.String) for c in ("cost", "billed_cost")])
         context.log.info(f"{table}: {rows:,} rows for {start}..{end} ({grain})")
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": rows,
                 "window": f"{start} .. {end} (exclusive)",
                 "cost_metric": settings.cost_metric,
-                "cost_total": float(by_owner["cost"].sum()) if len(by_owner) else 0.0,
+                "cost_total": float(cost_total),  # numbers, so the UI plots them across runs
                 "billed_cost_total": float(own_total),
-                "cost_by_owner": dg.MetadataValue.md(markdown_table(by_owner, limit=20)),
+                "cost_total_text": format_money(cost_total, currency),
+                "billed_cost_total_text": format_money(own_total, currency),
+                "cost_by_owner": dg.MetadataValue.md(markdown_table(owners_shown, limit=20)),
             },
             check_results=[dg.AssetCheckResult(
                 check_name="billed_cost_reconciles", passed=reconciliation.agrees(table),
