@@ -40,4 +40,4 @@ def test_the_product_never_imports_the_dev_tools(path):
 def test_every_sql_file_sits_beside_the_domain_that_runs_it():
     assert not (PACKAGE / "sql").exists()
     domains = {p.parent.parent.name for p in PACKAGE.glob("lib/*/sql/*.sql")}
-    assert domains == {"billing", "inputs", "detection", "routing", "analysis"}
+    assert domains == {"billing", "inputs", "detection", "routing", "analysis", "publishing"}
