@@ -202,15 +202,17 @@ def test_the_poller_refuses_one_bad_deployment_and_keeps_the_rest(tmp_path, capl
         server.add_repository("acme/checkout", repo)
         bad = server.add_deployment("acme/checkout", "not-a-sha/../../x", environment="production",
                                     created_at="2026-07-01T09:00:00Z", statuses=[("success", "2026-07-01T09:05:00Z", None)])
-        server.add_deployment("acme/checkout", SHA, environment="production", created_at="2026-07-01T09:30:00Z",
-                              statuses=[("success", "2026-07-01T09:35:00Z", None)])
+        good = server.add_deployment("acme/checkout", SHA, environment="production", created_at="2026-07-01T09:30:00Z",
+                                     statuses=[("success", "2026-07-01T09:35:00Z", None)])
         host = GitHubCodeHost("test-token", base_url=server.base_url, retries=0, timeout=5,
                               seconds_between_requests=None, seconds_between_writes=None)
         events = poll_github_deployments(host, ["acme/checkout"], since=datetime(2026, 7, 1, tzinfo=UTC))
-        # The bad SHA never shaped a request: only the good deployment's commit was asked for.
-        commits = [path for path in server.paths_requested("GET") if "/commits/" in path]
+        requested = server.paths_requested("GET")
     assert [e["commit_sha"] for e in events] == [SHA]
-    assert commits == [f"/repos/acme/checkout/commits/{SHA}"]
+    # The bad SHA never shaped a request: only the good deployment's commit was asked for.
+    deployments = {f"/repos/acme/checkout/deployments/{bad}/statuses", f"/repos/acme/checkout/deployments/{good}/statuses"}
+    assert set(requested) == {"/repos/acme/checkout", "/repos/acme/checkout/deployments",
+                              f"/repos/acme/checkout/commits/{SHA}"} | deployments, requested
     assert f"GitHub deployment {bad} of acme/checkout refused: invalid_field: commit_sha:" in caplog.text
 
 
@@ -220,6 +222,8 @@ def test_the_model_is_frozen_and_strict():
         event.commit_sha = "abcdef1"  # type: ignore[misc]
     with pytest.raises(DeploymentEventError, match="^service_name: must be text, got bool$"):
         DeploymentEvent.from_raw(BASE | {"service_name": True})
+    with pytest.raises(DeploymentEventError, match="^id: must be text, got bytes$"):  # lax pydantic decodes bytes
+        DeploymentEvent.from_raw(BASE | {"id": b"dep-1"})
     with pytest.raises(DeploymentEventError, match="^row: an event must be a JSON object$"):
         DeploymentEvent.from_raw(["not", "an", "object"])
 
