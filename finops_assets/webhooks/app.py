@@ -46,7 +46,7 @@ Argo CD (POST /webhooks/argocd): Argo CD notifications' webhook service, templat
               "url": "{{.context.argocdUrl}}/applications/{{.app.metadata.name}}"
             }
 
-Required: app, revision (40-hex commit), syncStatus, health, repoURL, finishedAt. Kept only when
+Required: app, revision (the commit: 7 to 40 hex, as the contract says), syncStatus, health, repoURL, finishedAt. Kept only when
 syncStatus is "Succeeded" (the sync operation's phase), health is "Healthy" and the environment
 (the "environment" field, else destination.name, else destination.namespace) is production/prod.
 Authentication: `X-Argo-Timestamp: <unix seconds>` and
