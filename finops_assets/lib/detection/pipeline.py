@@ -29,28 +29,56 @@ class DetectionSettings:
     window_hours: float = 6.0       # deployment correlation window (seed 000: 6 h, 2 to 24 configurable)
     latent_days: int = 7            # widened window for a gradual rise
     cost_metric: str = "auto"
+    baseline_window_days: int = 28  # baselines, "new to the account", prior stable days and weekly recurrence look back this far
+    min_baseline_days: int = 3      # a same-kind-of-day baseline needs at least this many trainable days in the window ...
+    fallback_window_days: int = 14  # ... else all days of this shorter window make the baseline ...
+    fallback_min_days: int = 5      # ... if at least this many of them are trainable
+    onset_sigma: float = 3.0        # an hour is elevated this many robust sigmas above its hour-of-day median
+    onset_history_days: int = 14    # the hour-of-day medians come from this many days before the anomaly
+    onset_confirm_hours: int = 2    # the onset hour is the first elevated hour with at least this many ...
+    onset_confirm_window_hours: int = 3  # ... elevated hours among the next this many
 
     def __post_init__(self):
         if not 2 <= self.window_hours <= 24:
             raise ValueError(f"window_hours must be between 2 and 24, got {self.window_hours}")
         if self.k_sigma <= 0 or self.dollar_floor < 0 or self.pct_floor < 0:
             raise ValueError("k_sigma must be positive, dollar_floor and pct_floor not negative")
+        # The window sizes end up in SQL window frames: whole numbers only, checked here.
+        for name in ("latent_days", "baseline_window_days", "min_baseline_days", "fallback_window_days",
+                     "fallback_min_days", "onset_history_days", "onset_confirm_hours", "onset_confirm_window_hours"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+        if self.baseline_window_days % 7:
+            # The baseline's ROWS frames count weekdays and weekend days of a dense calendar: exact
+            # only for whole weeks (28 days = 20 weekdays + 8 weekend days).
+            raise ValueError(f"baseline_window_days must be a whole number of weeks, got {self.baseline_window_days}")
+        if self.onset_confirm_hours > self.onset_confirm_window_hours:
+            raise ValueError(f"onset_confirm_hours ({self.onset_confirm_hours}) must not exceed "
+                             f"onset_confirm_window_hours ({self.onset_confirm_window_hours})")
+        if self.onset_sigma <= 0:
+            raise ValueError(f"onset_sigma must be positive, got {self.onset_sigma}")
+
+    def sql_parameters(self) -> dict:
+        """The settings as SQL parameters, with the baseline's frame sizes derived from its window."""
+        return {**asdict(self), "weekday_frame_rows": self.baseline_window_days * 5 // 7,
+                "weekend_frame_rows": self.baseline_window_days * 2 // 7}
 
 
 def _params(sql: str, values: dict) -> dict:
     """Only the parameters a statement uses (DuckDB rejects unused named parameters)."""
-    used = set(re.findall(r"\$([a-z_]+)", sql))
+    used = set(re.findall(r"\$([a-z_]+)", re.sub(r"--[^\n]*", "", sql)))  # comments may name parameters
     return {k: v for k, v in values.items() if k in used}
 
 
 def run_statement(conn: duckdb.DuckDBPyConnection, name: str, settings: DetectionSettings) -> None:
     sql = load_sql(name)
-    conn.execute(sql, _params(sql, asdict(settings)))
+    conn.execute(sql, _params(sql, settings.sql_parameters()))
 
 
 def select_frame(conn: duckdb.DuckDBPyConnection, name: str, settings: DetectionSettings) -> pl.DataFrame:
     sql = load_sql(name)
-    return conn.sql(sql, params=_params(sql, asdict(settings)) or None).pl()
+    return conn.sql(sql, params=_params(sql, settings.sql_parameters()) or None).pl()
 
 
 def build_baselines(conn: duckdb.DuckDBPyConnection, settings: DetectionSettings) -> None:
@@ -60,7 +88,7 @@ def build_baselines(conn: duckdb.DuckDBPyConnection, settings: DetectionSettings
     buckets = max(1, math.ceil(resource_days / BASELINE_BUCKET_ROWS))
     sql = load_sql("detection/insert_cost_baselines_bucket")
     for bucket in range(buckets):
-        conn.execute(sql, _params(sql, {**asdict(settings), "buckets": buckets, "bucket": bucket}))
+        conn.execute(sql, _params(sql, {**settings.sql_parameters(), "buckets": buckets, "bucket": bucket}))
     run_statement(conn, "detection/update_cost_baselines_new_spend", settings)
 
 

@@ -1,6 +1,7 @@
 -- One anomaly per episode: a resource's run of flagged days (one quiet day inside a run does not
 -- split it). anomaly_id hashes the resource and the episode's first day, so it is stable across
 -- re-runs. Figures are those of the episode's peak day; excess_cost sums the whole episode.
+-- prior_days_stable and a weekly recurrence look back $baseline_window_days days.
 create or replace table cost_anomalies as
 with flagged as (
     select *, usage_date - lag(usage_date) over (partition by resource_id order by usage_date) as gap
@@ -45,12 +46,12 @@ select
     case when p.baseline_unit_cost is not null and p.quantity > 0
          then (p.actual_cost / p.quantity - p.baseline_unit_cost) * p.quantity end as price_effect,
     (select count(*) from cost_baselines s
-      where s.resource_id = e.resource_id and s.usage_date < e.anomaly_date and s.usage_date >= e.anomaly_date - 28
+      where s.resource_id = e.resource_id and s.usage_date < e.anomaly_date and s.usage_date >= e.anomaly_date - $baseline_window_days::integer
         and not s.is_flagged and s.method <> 'no_history' and abs(s.sigma) < 2) as prior_days_stable,
     case
         when exists (select 1 from cost_baselines s where s.resource_id = e.resource_id and s.is_flagged
                        and s.usage_date <> e.anomaly_date and (s.usage_date - e.anomaly_date) % 7 = 0
-                       and abs(s.usage_date - e.anomaly_date) <= 28
+                       and abs(s.usage_date - e.anomaly_date) <= $baseline_window_days
                        and not exists (select 1 from cost_baselines n where n.resource_id = e.resource_id
                                          and n.is_flagged and n.usage_date = s.usage_date - 1)
                        and e.days_elevated <= 2)

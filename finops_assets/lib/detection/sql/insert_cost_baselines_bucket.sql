@@ -1,10 +1,12 @@
 -- The control chart per resource and day, over every day in billing_rollup (usage charges only:
 -- taxes, credits, adjustments and commitment purchases are not consumption).
 -- Baseline: median and MAD (robust to outliers) of the same kind of day (weekday or weekend) over
--- the previous 28 days, leaving out known incident windows; a second pass also leaves out the days
--- the first pass flagged, so a spike never becomes normal. Parameters are $k_sigma, $dollar_floor,
--- $pct_floor, $std_floor_pct. Resources are processed in $buckets hash buckets so memory stays
--- bounded (median and MAD windows do not spill); this inserts bucket $bucket.
+-- the previous $baseline_window_days days (at least $min_baseline_days of them; else all days of the
+-- previous $fallback_window_days, at least $fallback_min_days), leaving out known incident windows; a
+-- second pass also leaves out the days the first pass flagged, so a spike never becomes normal.
+-- Parameters are $k_sigma, $dollar_floor, $pct_floor, $std_floor_pct and the window sizes
+-- (DetectionSettings). Resources are processed in $buckets hash buckets so memory stays bounded
+-- (median and MAD windows do not spill); this inserts bucket $bucket.
 insert into cost_baselines
 with usage as (
     select
@@ -56,25 +58,29 @@ days as (
     left join usage u using (resource_id, usage_date)
     left join incident_days i using (resource_id, usage_date)
 ),
--- The calendar is dense, so the 28 days before a day hold exactly 20 weekdays and 8 weekend days:
--- ROWS frames over each kind of day (much faster than RANGE frames on dates) cover exactly them.
+-- The calendar is dense and the window a whole number of weeks, so the $baseline_window_days days
+-- before a day hold exactly $weekday_frame_rows weekdays and $weekend_frame_rows weekend days (5/7 and
+-- 2/7 of it; 20 and 8 for 28 days): ROWS frames over each kind of day (much faster than RANGE frames
+-- on dates) cover exactly them.
 pass1 as (
     select
         *,
-        case when is_weekend then median(case when not in_incident then actual_cost end) over weekend_28d
-             else median(case when not in_incident then actual_cost end) over weekday_28d end as median_1,
-        case when is_weekend then mad(case when not in_incident then actual_cost end) over weekend_28d
-             else mad(case when not in_incident then actual_cost end) over weekday_28d end as mad_1,
-        case when is_weekend then count(case when not in_incident then 1 end) over weekend_28d
-             else count(case when not in_incident then 1 end) over weekday_28d end as n_1
+        case when is_weekend then median(case when not in_incident then actual_cost end) over weekend_window
+             else median(case when not in_incident then actual_cost end) over weekday_window end as median_1,
+        case when is_weekend then mad(case when not in_incident then actual_cost end) over weekend_window
+             else mad(case when not in_incident then actual_cost end) over weekday_window end as mad_1,
+        case when is_weekend then count(case when not in_incident then 1 end) over weekend_window
+             else count(case when not in_incident then 1 end) over weekday_window end as n_1
     from days
-    window weekday_28d as (partition by resource_id, is_weekend order by usage_date rows between 20 preceding and 1 preceding),
-           weekend_28d as (partition by resource_id, is_weekend order by usage_date rows between 8 preceding and 1 preceding)
+    window weekday_window as (partition by resource_id, is_weekend order by usage_date
+                              rows between $weekday_frame_rows preceding and 1 preceding),
+           weekend_window as (partition by resource_id, is_weekend order by usage_date
+                              rows between $weekend_frame_rows preceding and 1 preceding)
 ),
 flag1 as (
     select
         *,
-        n_1 >= 3
+        n_1 >= $min_baseline_days
             and actual_cost - median_1 > $k_sigma * greatest(1.4826 * mad_1, $std_floor_pct * median_1, 0.01)
             and actual_cost - median_1 >= $dollar_floor
             and actual_cost >= (1 + $pct_floor) * median_1 as flagged_1
@@ -91,39 +97,41 @@ flag1_trainable as (
 pass2 as (
     select
         *,
-        case when is_weekend then median(trainable_cost) over weekend_28d else median(trainable_cost) over weekday_28d end
+        case when is_weekend then median(trainable_cost) over weekend_window else median(trainable_cost) over weekday_window end
             as median_same,
-        case when is_weekend then mad(trainable_cost) over weekend_28d else mad(trainable_cost) over weekday_28d end
+        case when is_weekend then mad(trainable_cost) over weekend_window else mad(trainable_cost) over weekday_window end
             as mad_same,
-        case when is_weekend then count(trainable_cost) over weekend_28d else count(trainable_cost) over weekday_28d end
+        case when is_weekend then count(trainable_cost) over weekend_window else count(trainable_cost) over weekday_window end
             as n_same,
-        median(trainable_cost) over any_14d as median_any,
-        mad(trainable_cost) over any_14d as mad_any,
-        count(trainable_cost) over any_14d as n_any,
-        case when is_weekend then sum(trainable_quantity) over weekend_28d else sum(trainable_quantity) over weekday_28d end
+        median(trainable_cost) over any_window as median_any,
+        mad(trainable_cost) over any_window as mad_any,
+        count(trainable_cost) over any_window as n_any,
+        case when is_weekend then sum(trainable_quantity) over weekend_window else sum(trainable_quantity) over weekday_window end
             as quantity_sum,
-        case when is_weekend then sum(trainable_cost) over weekend_28d else sum(trainable_cost) over weekday_28d end
+        case when is_weekend then sum(trainable_cost) over weekend_window else sum(trainable_cost) over weekday_window end
             as cost_sum
     from flag1_trainable
-    window weekday_28d as (partition by resource_id, is_weekend order by usage_date rows between 20 preceding and 1 preceding),
-           weekend_28d as (partition by resource_id, is_weekend order by usage_date rows between 8 preceding and 1 preceding),
-           any_14d as (partition by resource_id order by usage_date rows between 14 preceding and 1 preceding)
+    window weekday_window as (partition by resource_id, is_weekend order by usage_date
+                              rows between $weekday_frame_rows preceding and 1 preceding),
+           weekend_window as (partition by resource_id, is_weekend order by usage_date
+                              rows between $weekend_frame_rows preceding and 1 preceding),
+           any_window as (partition by resource_id order by usage_date rows between $fallback_window_days preceding and 1 preceding)
 ),
 chosen as (
     select
         *,
-        case when n_same >= 3 then 'same_daytype_median_mad_28d'
-             when n_any >= 5 then 'all_days_median_mad_14d'
+        case when n_same >= $min_baseline_days then concat('same_daytype_median_mad_', $baseline_window_days, 'd')
+             when n_any >= $fallback_min_days then concat('all_days_median_mad_', $fallback_window_days, 'd')
              else 'no_history' end as method
     from pass2
 ),
 charted as (
     select
         *,
-        case method when 'same_daytype_median_mad_28d' then median_same
-                    when 'all_days_median_mad_14d' then median_any end as baseline_mean,
-        case method when 'same_daytype_median_mad_28d' then mad_same
-                    when 'all_days_median_mad_14d' then mad_any end as baseline_mad
+        case when method like 'same_daytype_%' then median_same
+             when method like 'all_days_%' then median_any end as baseline_mean,
+        case when method like 'same_daytype_%' then mad_same
+             when method like 'all_days_%' then mad_any end as baseline_mad
     from chosen
 ),
 final as (

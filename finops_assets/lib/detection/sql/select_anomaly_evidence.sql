@@ -1,6 +1,7 @@
 -- What the bill itself says about each anomaly's resource, in the 72 hours before its onset and
 -- the 24 hours from it: commitment coverage, SKU and resource type, unit price, quantity, who
--- publishes the line, and whether its region or service is new to the sub-account or team.
+-- publishes the line, and whether its region or service is new to the sub-account or team (no spend
+-- in the $baseline_window_days days before).
 with rows as (
     select
         a.anomaly_id,
@@ -57,11 +58,11 @@ select
     (select min(b.usage_date) from cost_baselines b where b.resource_id = a.resource_id and b.actual_cost > 0) as resource_first_day,
     not exists (select 1 from cost_baselines b where b.sub_account_id is not distinct from a.sub_account_id
                   and b.region_id is not distinct from a.region_id and b.actual_cost > 0
-                  and b.usage_date between a.anomaly_date - 28 and a.anomaly_date - 3) as region_new_to_account,
+                  and b.usage_date between a.anomaly_date - $baseline_window_days::integer and a.anomaly_date - 3) as region_new_to_account,
     not exists (select 1 from cost_baselines b where b.team = a.team and b.sub_account_id is not distinct from a.sub_account_id
                   and b.service_name is not distinct from a.service_name and b.actual_cost > 0
-                  and b.usage_date between a.anomaly_date - 28 and a.anomaly_date - 3) as service_new_to_team,
+                  and b.usage_date between a.anomaly_date - $baseline_window_days::integer and a.anomaly_date - 3) as service_new_to_team,
     exists (select 1 from cost_baselines b where b.sub_account_id is not distinct from a.sub_account_id
-              and b.actual_cost > 0 and b.usage_date between a.anomaly_date - 28 and a.anomaly_date - 7) as account_has_history
+              and b.actual_cost > 0 and b.usage_date between a.anomaly_date - $baseline_window_days::integer and a.anomaly_date - 7) as account_has_history
 from cost_anomalies a
 left join sides s using (anomaly_id)

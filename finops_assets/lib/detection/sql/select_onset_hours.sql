@@ -1,7 +1,8 @@
 -- The onset hour of each anomaly, from the hourly bill: the first hour, from the day before the
 -- anomaly's day (a slow rise crosses the daily limit a day late) to its end, whose cost exceeds that
--- hour-of-day's median on the previous 14 unflagged days of the same kind (weekday/weekend) by 3
--- robust sigmas and $pct_floor, and stays up for at least 2 of the next 3 hours. Also the shape of
+-- hour-of-day's median on the previous $onset_history_days unflagged days of the same kind
+-- (weekday/weekend) by $onset_sigma robust sigmas and $pct_floor, and stays up for at least
+-- $onset_confirm_hours of the next $onset_confirm_window_hours hours. Also the shape of
 -- the change: the mean of the three hours from onset against the three before it (a step or a
 -- ramp) and against baseline, and how many hours of the next day stayed up.
 with hourly as (
@@ -18,7 +19,7 @@ scope as (
            isodow(h.usage_hour::date) >= 6 as is_weekend
     from cost_anomalies a
     join hourly h on h.resource_id = a.resource_id
-                 and h.usage_hour >= a.anomaly_date - interval 16 day
+                 and h.usage_hour >= a.anomaly_date - to_days($onset_history_days + 2)  -- and the two days before it
                  and h.usage_hour < a.anomaly_date + interval 1 day
 ),
 history as (
@@ -32,24 +33,24 @@ history as (
 judged as (
     select
         s.anomaly_id, s.anomaly_date, s.usage_hour, s.cost, h.hour_median,
-        s.cost - h.hour_median > greatest(3 * 1.4826 * h.hour_mad, $pct_floor * h.hour_median, 0.01) as elevated
+        s.cost - h.hour_median > greatest($onset_sigma * 1.4826 * h.hour_mad, $pct_floor * h.hour_median, 0.01) as elevated
     from scope s
     join history h using (anomaly_id, hour_of_day, is_weekend)
     where s.usage_hour >= s.anomaly_date - interval 36 hour  -- 12 hours of context before the earliest onset
 ),
 runs as (
     select *,
-        (case when lead(elevated, 1) over w then 1 else 0 end + case when lead(elevated, 2) over w then 1 else 0 end
-         + case when lead(elevated, 3) over w then 1 else 0 end) as next_up,
+        coalesce(sum(case when elevated then 1 else 0 end) over (
+            partition by anomaly_id order by usage_hour
+            rows between 1 following and $onset_confirm_window_hours following), 0) as next_up,
         avg(cost) over (partition by anomaly_id order by usage_hour rows between current row and 2 following) as cost_3h,
         avg(hour_median) over (partition by anomaly_id order by usage_hour rows between current row and 2 following) as base_3h,
         avg(cost) over (partition by anomaly_id order by usage_hour rows between 3 preceding and 1 preceding) as cost_before_3h
     from judged
-    window w as (partition by anomaly_id order by usage_hour)
 ),
 onsets as (
     select anomaly_id, min(usage_hour) as onset_hour from runs
-    where elevated and next_up >= 2 and usage_hour >= anomaly_date - interval 1 day
+    where elevated and next_up >= $onset_confirm_hours and usage_hour >= anomaly_date - interval 1 day
     group by 1
 )
 select

@@ -1,5 +1,5 @@
 -- Resources too new for a baseline of their own are judged at team and sub-account level:
--- spend in a region or service that the sub-account or team has not used in 28 days (while the
+-- spend in a region or service that the sub-account or team has not used in $baseline_window_days days (while the
 -- sub-account had spend to compare with) is a signal by itself; otherwise the new spend must stand
 -- out against the team's daily total like any anomaly.
 with team_days as (
@@ -14,7 +14,7 @@ team_charts as (
         count(*) over w as team_days_known
     from team_days
     window w as (partition by sub_account_id, team order by usage_date
-                 range between interval 28 days preceding and interval 1 day preceding)
+                 range between to_days($baseline_window_days) preceding and interval 1 day preceding)
 ),
 judged as (
     select
@@ -23,17 +23,17 @@ judged as (
         coalesce(t.team_days_known, 0) as team_days_known,
         (select count(distinct o.usage_date) from cost_baselines o
           where o.sub_account_id is not distinct from b.sub_account_id
-            and o.usage_date between b.first_day - 28 and b.first_day - 1 and o.actual_cost > 0) as account_days_known,
+            and o.usage_date between b.first_day - $baseline_window_days::integer and b.first_day - 1 and o.actual_cost > 0) as account_days_known,
         not exists (
             select 1 from cost_baselines o
             where o.sub_account_id is not distinct from b.sub_account_id and o.region_id is not distinct from b.region_id
-              and o.usage_date between b.first_day - 28 and b.first_day - 1 and o.actual_cost > 0
+              and o.usage_date between b.first_day - $baseline_window_days::integer and b.first_day - 1 and o.actual_cost > 0
         ) as new_region,
         not exists (
             select 1 from cost_baselines o
             where o.team = b.team and o.sub_account_id is not distinct from b.sub_account_id
               and o.service_name is not distinct from b.service_name
-              and o.usage_date between b.first_day - 28 and b.first_day - 1 and o.actual_cost > 0
+              and o.usage_date between b.first_day - $baseline_window_days::integer and b.first_day - 1 and o.actual_cost > 0
         ) as new_service
     from cost_baselines b
     left join team_charts t on t.sub_account_id is not distinct from b.sub_account_id and t.team = b.team
