@@ -91,6 +91,8 @@ def test_the_series_are_the_resources_baseline_days_and_the_hours_around_the_ons
     first, last = a["anomaly_date"] - timedelta(days=BASELINE_DAYS), a["last_elevated_date"] + timedelta(days=DAYS_AFTER)
     days = series.daily["usage_date"].to_list()
     assert days == [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    shorter = chart_series(conn, a["anomaly_id"], baseline_days=14).daily["usage_date"].to_list()
+    assert shorter[0] == a["anomaly_date"] - timedelta(days=14) and shorter[-1] == last
     # The flagged days are cost_baselines' flagged days of the resource, the onset is detected_at.
     flagged = [r[0] for r in conn.execute("select usage_date from cost_baselines where resource_id = 'i-1' "
                                           "and is_flagged order by 1").fetchall()]

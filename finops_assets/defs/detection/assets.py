@@ -55,7 +55,9 @@ def cost_anomalies(context: dg.AssetExecutionContext, warehouse: FinopsWarehouse
         total = conn.sql("select count(*), coalesce(sum(excess_cost), 0) from cost_anomalies").fetchall()[0]
         currency = reporting_currency(conn)
         # Routing runs after this asset: a routing_decisions table now is the last run's, so no cause here.
-        series = [chart_series(conn, anomaly_id, k_sigma=settings.k_sigma, with_cause=False)
+        detection = settings.detection_settings()
+        series = [chart_series(conn, anomaly_id, k_sigma=detection.k_sigma, with_cause=False,
+                               baseline_days=detection.baseline_window_days)
                   for anomaly_id in top["anomaly_id"].head(TOP_CHARTS)]
     top = top.with_columns(excess_cost=pl.Series([format_money(v, currency) for v in top["excess_cost"]], dtype=pl.String))
     return dg.MaterializeResult(metadata={

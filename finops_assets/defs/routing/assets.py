@@ -4,7 +4,7 @@ from finops_assets.defs.catalog import DAILY_FRESHNESS, table_metadata
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
 from finops_assets.lib.common.metadata import markdown_table
 from finops_assets.lib.detection.charts import chart_section, chart_series, evidence_section, render_chart
-from finops_assets.lib.detection.pipeline import route_anomalies
+from finops_assets.lib.routing.decisions import route_anomalies
 from finops_assets.resources.settings import FinopsSettings
 from finops_assets.resources.warehouse import FinopsWarehouse
 
@@ -47,7 +47,9 @@ def routing_decisions(context: dg.AssetExecutionContext, warehouse: FinopsWareho
         # The same top anomalies as cost_anomalies' charts, now with their cause and its evidence.
         top = [r[0] for r in conn.sql(f"select anomaly_id from cost_anomalies order by priority_score desc "
                                       f"limit {TOP_EXPLAINED}").fetchall()]
-        series = [chart_series(conn, anomaly_id, k_sigma=settings.k_sigma) for anomaly_id in top]
+        detection = settings.detection_settings()
+        series = [chart_series(conn, anomaly_id, k_sigma=detection.k_sigma, baseline_days=detection.baseline_window_days)
+                  for anomaly_id in top]
     yield dg.MaterializeResult(asset_key="routing_decisions", metadata={
         "dagster/row_count": counts["routing_decisions"], "by_path": dg.MetadataValue.md(markdown_table(paths)),
         "top_explained": dg.MetadataValue.md("\n\n".join(f"{chart_section(s, render_chart(s))}\n\n{evidence_section(s)}"

@@ -23,7 +23,7 @@ from PIL import Image
 from finops_assets.lib.common.metadata import format_money, markdown_image, md_escape, reporting_currency
 from finops_assets.lib.common.sql import load_sql
 
-BASELINE_DAYS = 28     # days shown before the anomaly: the window its baseline learned from
+BASELINE_DAYS = 28     # days shown before the anomaly by default: DetectionSettings.baseline_window_days
 DAYS_AFTER = 14        # days shown after the episode's last elevated day (fewer when the bill ends)
 HOURS_AROUND = 48      # the hourly panel: this many hours before and after the onset
 # 800 x 450 px at 80 dpi, a 64-colour optimized PNG: 11 to 20 kB per chart (measured on a generated
@@ -64,8 +64,9 @@ def _rows(conn: duckdb.DuckDBPyConnection, name: str, params: dict) -> list[dict
 
 
 def chart_series(conn: duckdb.DuckDBPyConnection, anomaly_id: str, k_sigma: float = 3.0,
-                 with_cause: bool = True) -> ChartSeries:
-    """The points of one anomaly's chart. `k_sigma` is the control limit detection used (the band);
+                 with_cause: bool = True, baseline_days: int = BASELINE_DAYS) -> ChartSeries:
+    """The points of one anomaly's chart. `k_sigma` is the control limit detection used (the band),
+    `baseline_days` its baseline window (the days shown before the anomaly);
     `with_cause=False` leaves routing_decisions unread (cost_anomalies is charted before routing runs,
     so a routing_decisions table then is the previous run's). UnknownAnomalyError for an unknown id."""
     if not _has_table(conn, "cost_anomalies"):
@@ -76,7 +77,7 @@ def chart_series(conn: duckdb.DuckDBPyConnection, anomaly_id: str, k_sigma: floa
     anomaly = found[0]
     daily = conn.sql(load_sql("detection/select_chart_daily"), params={
         "resource_id": anomaly["resource_id"], "k_sigma": k_sigma,
-        "first_day": anomaly["anomaly_date"] - timedelta(days=BASELINE_DAYS),
+        "first_day": anomaly["anomaly_date"] - timedelta(days=baseline_days),
         "last_day": anomaly["last_elevated_date"] + timedelta(days=DAYS_AFTER)}).pl()
     onset = anomaly["detected_at"]
     if _has_table(conn, "billing_rollup_hourly"):
