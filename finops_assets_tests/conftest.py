@@ -47,3 +47,36 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def warehouse_path(tmp_path: Path) -> Path:
     return tmp_path / "warehouse" / "finops.duckdb"
+
+
+GENERATED_RUN = {"seed": 5, "days": 45, "resources": 30}
+
+
+@pytest.fixture(scope="session")
+def _generated_run_once(tmp_path_factory) -> Path:
+    """A generated folder run through the whole graph once per session (the run is the slow part).
+    Never handed out: tests get a copy, so one test's writes cannot reach another's."""
+    from finops_assets.cli import main
+    from finops_devtools.sample.generator import generate_sample
+
+    root = tmp_path_factory.mktemp("generated_run")
+    generate_sample(root / "data", **GENERATED_RUN)
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("FINOPS_DATA_DIR", "FINOPS_WAREHOUSE", "DAGSTER_HOME", "ANTHROPIC_API_KEY", "GITHUB_TOKEN",
+                     "FINOPS_PR_APPROVERS"):
+            mp.delenv(name, raising=False)
+        assert main(["run", "--data-dir", str(root / "data"), "--warehouse",
+                     str(root / "warehouse" / "finops.duckdb")]) == 0
+    return root
+
+
+def copy_generated_run(template: Path, into: Path) -> tuple[Path, Path]:
+    """(data folder, published warehouse) of a private copy of the session's generated run."""
+    shutil.copytree(template, into, symlinks=True)
+    return into / "data", into / "warehouse" / "finops.duckdb"
+
+
+@pytest.fixture(scope="module")
+def generated_run(_generated_run_once, tmp_path_factory) -> tuple[Path, Path]:
+    """The session's generated run, copied for this module: (data folder, published warehouse)."""
+    return copy_generated_run(_generated_run_once, tmp_path_factory.mktemp("generated_run_copy") / "run")

@@ -1,8 +1,7 @@
 """The catalog tells the contract: every analyst table's declared columns equal the real table's, the
 PR job reports its two tables as materializations, and the new checks pass on a real run.
 
-One generated folder is run through the whole graph once for this module (the run is the slow part;
-no cheaper built warehouse with diff analyses and PRs exists in the suite)."""
+Reads the session's generated run (conftest.py), copied for this module."""
 
 from pathlib import Path
 
@@ -10,24 +9,18 @@ import dagster as dg
 import duckdb
 import pytest
 
-from finops_assets.cli import main
 from finops_assets.lib.publishing.schemas import ANALYST_TABLES, COLUMN_DESCRIPTIONS, analyst_table_columns
-from finops_devtools.sample.generator import generate_sample
 
 PR_CONFIG = "open_cost_fix_pull_request"
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built(generated_run):
     """A generated folder run once, then one approved PR and one refused one."""
-    root = tmp_path_factory.mktemp("catalog")
-    data, warehouse = root / "data", root / "warehouse" / "finops.duckdb"
-    generate_sample(data, seed=5, days=45, resources=30)
+    data, warehouse = generated_run
     with pytest.MonkeyPatch.context() as mp:
-        for name in ("FINOPS_DATA_DIR", "FINOPS_WAREHOUSE", "DAGSTER_HOME", "ANTHROPIC_API_KEY", "GITHUB_TOKEN",
-                     "FINOPS_PR_APPROVERS"):
+        for name in ("DAGSTER_HOME", "ANTHROPIC_API_KEY", "GITHUB_TOKEN", "FINOPS_PR_APPROVERS"):
             mp.delenv(name, raising=False)
-        assert main(["run", "--data-dir", str(data), "--warehouse", str(warehouse)]) == 0
         mp.setenv("FINOPS_DATA_DIR", str(data))
         mp.setenv("FINOPS_WAREHOUSE", str(warehouse))
         from finops_assets.definitions import defs

@@ -15,16 +15,9 @@ RUN_CONFIG = "open_cost_fix_pull_request"
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    """A generated folder run through the whole graph once (module-scoped: the run is the slow part)."""
-    root = tmp_path_factory.mktemp("analysis")
-    data, warehouse = root / "data", root / "warehouse" / "finops.duckdb"
-    generate_sample(data, seed=5, days=45, resources=30)
-    with pytest.MonkeyPatch.context() as mp:
-        for name in ("FINOPS_DATA_DIR", "FINOPS_WAREHOUSE", "DAGSTER_HOME", "ANTHROPIC_API_KEY", "GITHUB_TOKEN"):
-            mp.delenv(name, raising=False)
-        assert main(["run", "--data-dir", str(data), "--warehouse", str(warehouse)]) == 0
-    return data, warehouse
+def pipeline(generated_run):
+    """A generated folder run through the whole graph (the session's run, copied for this module)."""
+    return generated_run
 
 
 def rows(warehouse: Path, query: str, params=None) -> list[dict]:

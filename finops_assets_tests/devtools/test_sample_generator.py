@@ -184,11 +184,9 @@ def test_events_carry_the_evidence_their_cause_leaves_in_the_bill(truth, bill, s
     assert max(r for d, r in traffic if onset_day < d <= onset_day + timedelta(days=3)) > 1.5 * week_before
 
 
-def test_run_on_a_generated_folder_quarantines_exactly_the_broken_rows(sample, truth, tmp_path, monkeypatch):
-    for name in ("FINOPS_DATA_DIR", "FINOPS_WAREHOUSE", "DAGSTER_HOME"):
-        monkeypatch.delenv(name, raising=False)
-    warehouse = tmp_path / "w.duckdb"
-    assert main(["run", "--data-dir", str(sample), "--warehouse", str(warehouse)]) == 0
+def test_run_on_a_generated_folder_quarantines_exactly_the_broken_rows(generated_run):
+    sample, warehouse = generated_run  # the session's run of another seed's folder (conftest.py)
+    truth = json.loads((sample / "ground_truth.json").read_text())
     conn = duckdb.connect(str(warehouse), read_only=True)
     quarantined = conn.sql("select split_part(source_file, '/', -1), row_number, split_part(reason, ':', 1) "
                            "from billing_quarantine order by 2").fetchall()
