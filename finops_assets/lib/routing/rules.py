@@ -59,7 +59,7 @@ class RoutingContext:
 @dataclass(frozen=True)
 class Rule:
     name: str
-    decide: Callable[[dict, RoutingContext, RoutingSettings], "Decision | None"]
+    decide: Callable[[dict, RoutingContext, RoutingSettings], Decision | None]
     # Figures added to the decision's evidence once this rule is tried, so every later decision shows
     # what was weighed before it (keys of `figures`).
     records: tuple[str, ...] = field(default=())
@@ -326,7 +326,8 @@ FALLBACK = Rule("unclassified", unclassified)
 
 def decide(a: dict, context: RoutingContext, settings: RoutingSettings = DEFAULT_SETTINGS,
            rules: Sequence[Rule] = RULES) -> Decision:
-    """The first rule that decides wins; `unclassified` when none does. The evidence holds the
+    """Classify first, correlate second: the rules are tried in order (non-code causes before
+    deployments), the first that decides wins; `unclassified` when none does. The evidence holds the
     anomaly's figures, what the rules tried so far recorded, and the deciding rule's own evidence."""
     seen = figures(a)
     evidence: dict = {"sigma": a.get("sigma"), "excess_cost": a.get("excess_cost"),
