@@ -105,7 +105,10 @@ def _execute(job, instance, asset_names: list[str], tags: dict[str, str] | None 
 
 def _check_billing_folder(billing_dir: Path) -> None:
     """Fail before any work when there is no bill to load: an empty run would publish empty tables."""
-    from finops_assets.lib.billing.ingest import BILLING_SUFFIXES, discover_billing_files
+    from finops_assets.lib.billing.ingest import (
+        BILLING_SUFFIXES,
+        discover_billing_files,
+    )
 
     if not billing_dir.is_dir():
         raise RunFailed(f"no billing folder {billing_dir}: put the FOCUS exports ({', '.join(BILLING_SUFFIXES)}) there")

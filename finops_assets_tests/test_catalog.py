@@ -9,7 +9,11 @@ import dagster as dg
 import duckdb
 import pytest
 
-from finops_assets.lib.publishing.schemas import ANALYST_TABLES, COLUMN_DESCRIPTIONS, analyst_table_columns
+from finops_assets.lib.publishing.schemas import (
+    ANALYST_TABLES,
+    COLUMN_DESCRIPTIONS,
+    analyst_table_columns,
+)
 
 PR_CONFIG = "open_cost_fix_pull_request"
 

@@ -12,7 +12,11 @@ import duckdb
 import pytest
 
 from finops_assets_tests.conftest import official_sample
-from finops_assets_tests.standins.filesystems import read_only_file, read_only_folder, small_filesystem
+from finops_assets_tests.standins.filesystems import (
+    read_only_file,
+    read_only_folder,
+    small_filesystem,
+)
 from finops_assets_tests.test_run_pipeline import table_digests
 
 

@@ -20,7 +20,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from finops_assets.defs.resources import DEFAULT_DATA_DIR, DEFAULT_WAREHOUSE, ConfigurationError
+from finops_assets.defs.resources import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_WAREHOUSE,
+    ConfigurationError,
+)
 from finops_assets.lib.billing.bill_start import first_billing_day
 
 DEFAULT_PARTITION_START = "2020-01-01"

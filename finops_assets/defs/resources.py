@@ -11,7 +11,6 @@ from finops_assets.resources.code_host import CodeHostResource, DiffAnalyzerReso
 from finops_assets.resources.settings import FinopsSettings
 from finops_assets.resources.warehouse import FinopsWarehouse
 
-
 DEFAULT_DATA_DIR = "data"
 DEFAULT_WAREHOUSE = "data/warehouse/finops.duckdb"
 

@@ -7,7 +7,11 @@ from pydantic import Field
 
 from finops_assets.lib.billing.exchange_rates import ExchangeRates, read_exchange_rates
 from finops_assets.lib.billing.ingest import DEFAULT_MAX_LINE_ITEM_COST, IngestSettings
-from finops_assets.lib.billing.owners import DEFAULT_DEPARTMENT_KEYS, DEFAULT_TEAM_KEYS, OwnerRules
+from finops_assets.lib.billing.owners import (
+    DEFAULT_DEPARTMENT_KEYS,
+    DEFAULT_TEAM_KEYS,
+    OwnerRules,
+)
 from finops_assets.lib.detection.pipeline import DetectionSettings
 
 

@@ -8,9 +8,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from finops_assets.cli import main
-from finops_devtools.sample.generator import generate_sample
-
 RUN_CONFIG = "open_cost_fix_pull_request"
 
 
@@ -146,7 +143,9 @@ def test_unknown_analysis_is_refused_with_the_table_to_look_in(pipeline, monkeyp
 def _launch_with_run_retries(data: Path, warehouse: Path, analysis_id: str, approver: str, monkeypatch):
     """The PR job on a real instance whose run_retries are on (as dagster.yaml sets them)."""
     import dagster as dg
-    from dagster._daemon.auto_run_reexecution.auto_run_reexecution import filter_runs_to_should_retry
+    from dagster._daemon.auto_run_reexecution.auto_run_reexecution import (
+        filter_runs_to_should_retry,
+    )
 
     monkeypatch.setenv("FINOPS_DATA_DIR", str(data))
     monkeypatch.setenv("FINOPS_WAREHOUSE", str(warehouse))

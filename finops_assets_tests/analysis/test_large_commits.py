@@ -10,7 +10,11 @@ import pytest
 from finops_assets.lib.analysis.code_analysis import analyze_targets
 from finops_assets.lib.codehost.local_git import LocalGitCodeHost
 from finops_assets.resources.code_host import DiffAnalyzerResource
-from finops_assets_tests.standins.anthropic_server import AnthropicStandIn, slow, tool_use
+from finops_assets_tests.standins.anthropic_server import (
+    AnthropicStandIn,
+    slow,
+    tool_use,
+)
 from finops_assets_tests.standins.git_repos import git
 
 REPO = "acme/svc"

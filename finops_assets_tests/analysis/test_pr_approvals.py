@@ -6,7 +6,11 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from finops_assets.lib.pull_requests.approvers import MAX_APPROVER_CHARS, escape_visible, parse_allowlist
+from finops_assets.lib.pull_requests.approvers import (
+    MAX_APPROVER_CHARS,
+    escape_visible,
+    parse_allowlist,
+)
 from finops_assets.lib.pull_requests.plan import Refusal, plan_pull_request
 
 REPO = "acme/svc"

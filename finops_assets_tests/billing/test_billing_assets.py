@@ -4,7 +4,11 @@ import dagster as dg
 import duckdb
 import pytest
 
-from finops_assets.defs.billing.assets import billing_rollup, billing_rollup_hourly, focus_billing
+from finops_assets.defs.billing.assets import (
+    billing_rollup,
+    billing_rollup_hourly,
+    focus_billing,
+)
 from finops_assets.lib.common.metadata import format_money
 from finops_assets.resources.settings import FinopsSettings
 from finops_assets.resources.warehouse import FinopsWarehouse

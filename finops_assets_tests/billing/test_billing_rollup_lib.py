@@ -8,7 +8,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from finops_assets.lib.billing.rollup import COST_METRICS, Reconciliation, rebuild_rollup_window, reconcile_window
+from finops_assets.lib.billing.rollup import (
+    COST_METRICS,
+    Reconciliation,
+    rebuild_rollup_window,
+    reconcile_window,
+)
 from finops_assets.lib.common.sql import load_sql
 
 MAY = (date(2025, 5, 1), date(2025, 6, 1))

@@ -14,7 +14,13 @@ import pytest
 
 from finops_assets.lib.billing.ingest import delivery_of, discover_billing_files
 from finops_assets.lib.billing.rollup import rebuild_rollup_window
-from finops_assets_tests.billing.test_focus_ingest import MAY_2025, ingest, line, rows, write_csv
+from finops_assets_tests.billing.test_focus_ingest import (
+    MAY_2025,
+    ingest,
+    line,
+    rows,
+    write_csv,
+)
 
 
 def billed_in(*paths: Path) -> Decimal:

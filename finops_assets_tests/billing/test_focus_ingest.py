@@ -16,7 +16,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from finops_assets.lib.billing.ingest import IngestSettings, discover_billing_files, ingest_billing_files
+from finops_assets.lib.billing.ingest import (
+    IngestSettings,
+    discover_billing_files,
+    ingest_billing_files,
+)
 from finops_assets.lib.billing.owners import OwnerRules
 from finops_assets.lib.billing.rollup import rebuild_rollup_window, reconcile_window
 

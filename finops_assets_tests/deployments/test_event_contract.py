@@ -22,12 +22,22 @@ from finops_assets.lib.deployments.events import (
     DeploymentEventError,
     violation,
 )
-from finops_assets.lib.deployments.polling import poll_deployments, poll_github_deployments
+from finops_assets.lib.deployments.polling import (
+    poll_deployments,
+    poll_github_deployments,
+)
 from finops_assets.lib.inputs.side_inputs import SIDE_INPUTS, parse_side_input
 from finops_assets.webhooks.app import create_app
 from finops_assets_tests.standins.git_repos import git
 from finops_assets_tests.standins.github_server import GitHubStandIn
-from finops_assets_tests.webhooks.test_receiver import SECRETS, Clock, Receiver, SwappableApp, gh_deployment_status, running
+from finops_assets_tests.webhooks.test_receiver import (
+    SECRETS,
+    Clock,
+    Receiver,
+    SwappableApp,
+    gh_deployment_status,
+    running,
+)
 
 SHA = "3471aafcc49cfd66abc0bfe2f90750d312ef2342"
 ABSENT = object()

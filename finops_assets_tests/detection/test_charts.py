@@ -13,7 +13,11 @@ import polars as pl
 import pytest
 
 from finops_assets.cli import main
-from finops_assets.lib.common.metadata import format_money, markdown_image, reporting_currency
+from finops_assets.lib.common.metadata import (
+    format_money,
+    markdown_image,
+    reporting_currency,
+)
 from finops_assets.lib.common.sql import load_sql
 from finops_assets.lib.detection.charts import (
     BASELINE_DAYS,
@@ -23,7 +27,11 @@ from finops_assets.lib.detection.charts import (
     chart_png,
     chart_series,
 )
-from finops_assets.lib.detection.pipeline import DetectionSettings, build_anomalies, build_baselines
+from finops_assets.lib.detection.pipeline import (
+    DetectionSettings,
+    build_anomalies,
+    build_baselines,
+)
 
 START = date(2025, 1, 6)          # a Monday
 DAYS = 60

@@ -3,7 +3,10 @@
 import duckdb
 import pytest
 
-from finops_assets.lib.detection.checks import anomalies_below_limit, duplicate_anomaly_ids
+from finops_assets.lib.detection.checks import (
+    anomalies_below_limit,
+    duplicate_anomaly_ids,
+)
 
 
 @pytest.fixture

@@ -8,7 +8,11 @@ import duckdb
 import pytest
 
 from finops_assets.lib.common.sql import load_sql
-from finops_assets.lib.detection.pipeline import DetectionSettings, build_anomalies, build_baselines
+from finops_assets.lib.detection.pipeline import (
+    DetectionSettings,
+    build_anomalies,
+    build_baselines,
+)
 
 START = date(2025, 1, 6)  # a Monday
 COLUMNS = ("provider, billing_account_id, sub_account_id, department, team, service_name, resource_id, region_id, "

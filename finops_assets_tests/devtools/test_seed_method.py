@@ -9,7 +9,12 @@ from datetime import date, datetime, timedelta, timezone
 import polars as pl
 import pytest
 
-from finops_devtools.evaluation.seed_method import BASELINE_DAYS, OUTPUT_SCHEMA, SEED_ROUTE_TO_PATH, run_seed_method
+from finops_devtools.evaluation.seed_method import (
+    BASELINE_DAYS,
+    OUTPUT_SCHEMA,
+    SEED_ROUTE_TO_PATH,
+    run_seed_method,
+)
 
 START = date(2026, 1, 1)
 PATHS = {"deployment_correlation", "latent_code_change", "infrastructure_drift", "traffic_growth",

@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from finops_assets.lib.codehost.github import GitHubCodeHost
-from finops_assets.lib.deployments.event_store import DeploymentEventStore, validate_event
+from finops_assets.lib.deployments.event_store import (
+    DeploymentEventStore,
+    validate_event,
+)
 from finops_assets.lib.deployments.events import DeploymentEventError
 from finops_assets.lib.deployments.polling import poll_github_deployments
 from finops_assets.lib.deployments.repository_names import RepositoryNameError

@@ -4,7 +4,11 @@ from datetime import date, datetime
 
 import pytest
 
-from finops_assets.lib.routing.rules import deployment_confidence, rank_candidates, route
+from finops_assets.lib.routing.rules import (
+    deployment_confidence,
+    rank_candidates,
+    route,
+)
 
 ONSET = datetime(2026, 7, 1, 0, 0)
 

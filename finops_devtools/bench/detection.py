@@ -13,7 +13,12 @@ from pathlib import Path
 import duckdb
 
 from finops_assets.lib.common.sql import load_sql
-from finops_assets.lib.detection.pipeline import DetectionSettings, build_anomalies, build_baselines, route_anomalies
+from finops_assets.lib.detection.pipeline import (
+    DetectionSettings,
+    build_anomalies,
+    build_baselines,
+)
+from finops_assets.lib.routing.decisions import route_anomalies
 from finops_devtools.bench.ingestion import _peak_rss_mb
 
 BILLING_TABLES = ("billing/create_billing_rollup", "billing/create_billing_rollup_hourly", "billing/create_focus_billing")

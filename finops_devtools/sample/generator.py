@@ -22,7 +22,12 @@ from pathlib import Path
 
 import polars as pl
 
-from finops_devtools.sample.repos import LANGUAGES, PlannedCommit, supports, write_repositories
+from finops_devtools.sample.repos import (
+    LANGUAGES,
+    PlannedCommit,
+    supports,
+    write_repositories,
+)
 
 # A fixed start keeps samples identical whatever day they are made; 60 to 150 days end in the past.
 DEFAULT_START = date(2026, 6, 1)

@@ -5,9 +5,16 @@ from pydantic import Field
 from finops_assets.defs.catalog import DAILY_FRESHNESS, table_metadata
 from finops_assets.defs.partitions import daily_partitions
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
-from finops_assets.lib.billing.ingest import discover_billing_files, ingest_billing_files
+from finops_assets.lib.billing.ingest import (
+    discover_billing_files,
+    ingest_billing_files,
+)
 from finops_assets.lib.billing.rollup import rebuild_rollup_window, reconcile_window
-from finops_assets.lib.common.metadata import format_money, markdown_table, reporting_currency
+from finops_assets.lib.common.metadata import (
+    format_money,
+    markdown_table,
+    reporting_currency,
+)
 from finops_assets.lib.common.sql import fetch_one, load_sql
 from finops_assets.resources.settings import FinopsSettings
 from finops_assets.resources.warehouse import FinopsWarehouse

@@ -3,9 +3,17 @@ import polars as pl
 
 from finops_assets.defs.catalog import DAILY_FRESHNESS, table_metadata
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
-from finops_assets.lib.common.metadata import format_money, markdown_table, reporting_currency
+from finops_assets.lib.common.metadata import (
+    format_money,
+    markdown_table,
+    reporting_currency,
+)
 from finops_assets.lib.detection.charts import chart_section, chart_series, render_chart
-from finops_assets.lib.detection.pipeline import build_anomalies, build_baselines, build_team_alerts
+from finops_assets.lib.detection.pipeline import (
+    build_anomalies,
+    build_baselines,
+    build_team_alerts,
+)
 from finops_assets.resources.settings import FinopsSettings
 from finops_assets.resources.warehouse import FinopsWarehouse
 

@@ -2,7 +2,10 @@ import dagster as dg
 
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
 from finops_assets.lib.common.metadata import markdown_table
-from finops_assets.lib.detection.checks import anomalies_below_limit, duplicate_anomaly_ids
+from finops_assets.lib.detection.checks import (
+    anomalies_below_limit,
+    duplicate_anomaly_ids,
+)
 from finops_assets.resources.settings import FinopsSettings
 from finops_assets.resources.warehouse import FinopsWarehouse
 

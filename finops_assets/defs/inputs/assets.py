@@ -3,7 +3,11 @@ import dagster as dg
 from finops_assets.defs.catalog import DAILY_FRESHNESS, table_metadata
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
 from finops_assets.lib.common.metadata import markdown_table
-from finops_assets.lib.inputs.side_inputs import SIDE_INPUTS, parse_side_input, write_side_input
+from finops_assets.lib.inputs.side_inputs import (
+    SIDE_INPUTS,
+    parse_side_input,
+    write_side_input,
+)
 from finops_assets.resources.settings import FinopsSettings
 from finops_assets.resources.warehouse import FinopsWarehouse
 

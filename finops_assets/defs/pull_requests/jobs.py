@@ -9,7 +9,12 @@ from finops_assets.lib.analysis.patches import PatchError, apply_patch
 from finops_assets.lib.codehost.host import CodeHostError
 from finops_assets.lib.common.sql import load_sql
 from finops_assets.lib.pull_requests.approvers import escape_visible, parse_allowlist
-from finops_assets.lib.pull_requests.plan import Refusal, branch_for, one_line, plan_pull_request
+from finops_assets.lib.pull_requests.plan import (
+    Refusal,
+    branch_for,
+    one_line,
+    plan_pull_request,
+)
 from finops_assets.resources.code_host import CodeHostResource
 from finops_assets.resources.warehouse import FinopsWarehouse
 

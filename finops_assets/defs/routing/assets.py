@@ -3,7 +3,12 @@ import dagster as dg
 from finops_assets.defs.catalog import DAILY_FRESHNESS, table_metadata
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
 from finops_assets.lib.common.metadata import markdown_table
-from finops_assets.lib.detection.charts import chart_section, chart_series, evidence_section, render_chart
+from finops_assets.lib.detection.charts import (
+    chart_section,
+    chart_series,
+    evidence_section,
+    render_chart,
+)
 from finops_assets.lib.routing.decisions import route_anomalies
 from finops_assets.resources.settings import FinopsSettings
 from finops_assets.resources.warehouse import FinopsWarehouse

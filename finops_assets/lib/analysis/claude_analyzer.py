@@ -23,7 +23,12 @@ from typing import Any
 import anthropic
 import pydantic
 
-from finops_assets.lib.analysis.diff_analysis import NO_CLEAR_CAUSE, DiffAnalysis, check_against_diff, no_clear_cause
+from finops_assets.lib.analysis.diff_analysis import (
+    NO_CLEAR_CAUSE,
+    DiffAnalysis,
+    check_against_diff,
+    no_clear_cause,
+)
 from finops_assets.lib.codehost.host import CommitDiff
 
 TOOL_NAME = "report_diff_analysis"

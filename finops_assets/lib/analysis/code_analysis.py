@@ -8,7 +8,12 @@ diffed once.
 import threading
 from collections.abc import Callable, Iterable
 
-from finops_assets.lib.analysis.diff_analysis import DiffAnalysis, check_against_diff, drop_patch, no_clear_cause
+from finops_assets.lib.analysis.diff_analysis import (
+    DiffAnalysis,
+    check_against_diff,
+    drop_patch,
+    no_clear_cause,
+)
 from finops_assets.lib.analysis.patches import PatchError, apply_patch
 from finops_assets.lib.analysis.rule_analyzer import FileReader
 from finops_assets.lib.codehost.host import CodeHost, CodeHostError, CommitDiff

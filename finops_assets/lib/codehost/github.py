@@ -37,7 +37,10 @@ from finops_assets.lib.codehost.host import (
     is_secret_file,
     is_secret_path,
 )
-from finops_assets.lib.deployments.repository_names import RepositoryNameError, validate_repository
+from finops_assets.lib.deployments.repository_names import (
+    RepositoryNameError,
+    validate_repository,
+)
 
 RETRIED_STATUSES = (500, 502, 503, 504)
 BRANCH_PREFIX = "finops/"

@@ -24,7 +24,10 @@ from finops_assets.lib.codehost.host import (
     is_secret_file,
     is_secret_path,
 )
-from finops_assets.lib.deployments.repository_names import RepositoryNameError, validate_repository
+from finops_assets.lib.deployments.repository_names import (
+    RepositoryNameError,
+    validate_repository,
+)
 
 BOT_IDENTITY = {"GIT_AUTHOR_NAME": "finops-assets", "GIT_AUTHOR_EMAIL": "finops-assets@localhost",
                 "GIT_COMMITTER_NAME": "finops-assets", "GIT_COMMITTER_EMAIL": "finops-assets@localhost"}

@@ -32,7 +32,10 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from finops_assets.lib.deployments.repository_names import RepositoryNameError, validate_repository
+from finops_assets.lib.deployments.repository_names import (
+    RepositoryNameError,
+    validate_repository,
+)
 
 # The input_quarantine rule for a record that breaks a field's rule (names pinned by tests and README).
 INVALID_FIELD = "invalid_field"

@@ -20,7 +20,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from PIL import Image
 
-from finops_assets.lib.common.metadata import format_money, markdown_image, md_escape, reporting_currency
+from finops_assets.lib.common.metadata import (
+    format_money,
+    markdown_image,
+    md_escape,
+    reporting_currency,
+)
 from finops_assets.lib.common.sql import load_sql
 
 BASELINE_DAYS = 28     # days shown before the anomaly by default: DetectionSettings.baseline_window_days

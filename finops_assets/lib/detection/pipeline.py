@@ -121,13 +121,6 @@ def deployment_candidates(conn: duckdb.DuckDBPyConnection, settings: DetectionSe
     return context, candidates
 
 
-def route_anomalies(conn: duckdb.DuckDBPyConnection, settings: DetectionSettings) -> dict[str, int]:
-    """Moved to lib/routing/decisions.py (the routing domain); kept for callers that import it from here."""
-    from finops_assets.lib.routing.decisions import route_anomalies as route
-
-    return route(conn, settings)
-
-
 def build_team_alerts(conn: duckdb.DuckDBPyConnection) -> int:
     conn.execute(load_sql("detection/create_team_alerts"))
     return conn.sql("select count(*) from team_alerts").fetchall()[0][0]

@@ -14,13 +14,18 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from finops_assets.lib.common.sql import load_sql
 from finops_assets.lib.common.transactions import transaction
 from finops_assets.lib.deployments.events import DeploymentEvent, violation
 from finops_assets.lib.deployments.repository_names import validate_repository
-
 
 # The largest value a BIGINT column (and a polars Int64) holds.
 MAX_BIGINT = 2**63 - 1

@@ -20,9 +20,13 @@ from finops_assets.lib.detection.pipeline import (
     build_anomalies,
     build_baselines,
     build_team_alerts,
-    route_anomalies,
 )
-from finops_assets.lib.inputs.side_inputs import SIDE_INPUTS, ParsedInput, write_side_input
+from finops_assets.lib.inputs.side_inputs import (
+    SIDE_INPUTS,
+    ParsedInput,
+    write_side_input,
+)
+from finops_assets.lib.routing.decisions import route_anomalies
 
 # Where analysts find a table: the published file is finops.duckdb, so DuckDB names its catalog
 # `finops`, and every table is in schema `main` (lib/publishing/snapshot.py copies the warehouse whole).

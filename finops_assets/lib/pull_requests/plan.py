@@ -12,7 +12,10 @@ import unicodedata
 from dataclasses import dataclass
 
 from finops_assets.lib.analysis.patches import PatchError, parse_fix_patch
-from finops_assets.lib.deployments.repository_names import RepositoryNameError, validate_repository
+from finops_assets.lib.deployments.repository_names import (
+    RepositoryNameError,
+    validate_repository,
+)
 from finops_assets.lib.pull_requests.approvers import ApproverError, normalize_approver
 
 MAX_TITLE_CHARS = 200

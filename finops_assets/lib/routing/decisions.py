@@ -6,7 +6,11 @@ import duckdb
 import polars as pl
 
 from finops_assets.lib.common.transactions import transaction
-from finops_assets.lib.detection.pipeline import DetectionSettings, anomaly_evidence, deployment_candidates
+from finops_assets.lib.detection.pipeline import (
+    DetectionSettings,
+    anomaly_evidence,
+    deployment_candidates,
+)
 from finops_assets.lib.routing.checklists import CHECKLISTS
 from finops_assets.lib.routing.rules import (
     DEFAULT_SETTINGS,
