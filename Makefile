@@ -9,7 +9,7 @@ WAREHOUSE ?= data/warehouse/finops.duckdb
 DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DAGSTER_HOME
 
-.PHONY: setup run test dev launch bench sample dagster-home postgres-db
+.PHONY: setup run test dev launch bench sample dagster-home postgres-db ui-check
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -51,3 +51,13 @@ bench: setup
 
 sample: setup
 	$(BIN)/finops-assets generate-sample --out $(DATA_DIR) --seed 7
+
+# The UI in headless Chromium (Debian's package): a throwaway dg dev, instance, sample and warehouse
+# (data/ and .dagster_home are not touched); PNGs in UI_OUT. See README "Check the UI in a browser".
+UI_OUT ?= /tmp/ui-check
+ui-check: setup
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || \
+	  { echo "ui-check needs Debian's chromium: sudo apt-get install chromium"; exit 1; }
+	@$(BIN)/python -c 'import playwright' 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[dev,ui]'
+	$(BIN)/python -m finops_devtools.ui_check --out $(UI_OUT)
