@@ -146,3 +146,29 @@ def test_page_urls_are_dagster_routes_under_the_base():
 def test_one_line_joins_and_cuts():
     assert logic.one_line("a\n  b\tc") == "a b c"
     assert logic.one_line("x" * 10, limit=5) == "xxxx…"
+
+
+def _logs(*events):
+    return {"data": {"logsForRun": {"__typename": "EventConnection", "events": list(events)}}}
+
+
+def _pool(*slots):
+    return {"data": {"instance": {"concurrencyLimit": {
+        "claimedSlots": [{"runId": run, "stepKey": step} for run, step in slots]}}}}
+
+
+DIED = {"__typename": "LogMessageEvent",  # Dagster logs it with job_context.log.error
+        "message": "Step routing_decisions_check finished without success or failure event. Downstream steps will not execute."}
+
+
+def test_a_dead_step_holding_the_pool_slot_is_a_stuck_run():
+    assert logic.slot_held_by_dead_step(_logs(DIED), _pool(("r1", "routing_decisions_check")), "r1") == (
+        "routing_decisions_check")
+
+
+def test_a_live_slot_holder_or_another_runs_slot_is_not_stuck():
+    alive = {"__typename": "EngineEvent", "message": "Step still blocked by limit for pool duckdb_write"}
+    assert logic.slot_held_by_dead_step(_logs(alive), _pool(("r1", "routing_decisions_check")), "r1") is None
+    assert logic.slot_held_by_dead_step(_logs(DIED), _pool(("r1", "diff_analyses")), "r1") is None
+    assert logic.slot_held_by_dead_step(_logs(DIED), _pool(("r2", "routing_decisions_check")), "r1") is None
+    assert logic.slot_held_by_dead_step(_logs(DIED), _pool(), "r1") is None

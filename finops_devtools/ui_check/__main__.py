@@ -75,6 +75,12 @@ def _materialize(base: str, first, last, timeout: float) -> str:
             if state.status != "SUCCESS":
                 raise CheckFailed(f"run {run_id} ended {state.status}: {_failure(base, run_id)}")
             return run_id
+        elif state.status == "STARTED":
+            dead = logic.slot_held_by_dead_step(_graphql(base, logic.LOGS_QUERY, {"runId": run_id}),
+                                                _graphql(base, logic.POOL_QUERY, {"pool": logic.POOL}), run_id)
+            if dead:
+                raise CheckFailed(f"run {run_id} cannot finish: step {dead}'s process died without an event and "
+                                  f"still holds the only {logic.POOL} pool slot (its stderr is in the dg dev log)")
         time.sleep(2)
     raise CheckFailed(f"run {run_id} still {state.status} after {timeout:.0f}s"
                       + (" (queued: a concurrency pool slot may be held; see the run's page)"
@@ -199,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         print("ui-check interrupted", file=sys.stderr)
         return 1
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C or TERM must not leave dg dev running
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if server is not None:
             _stop(server)
         if args.keep:

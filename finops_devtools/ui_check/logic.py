@@ -4,6 +4,7 @@ Nothing here starts a process, opens a socket or a browser, so the normal suite 
 """
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import quote
@@ -168,8 +169,29 @@ LOGS_QUERY = """
 query($runId: ID!) { logsForRun(runId: $runId, limit: 5000) { __typename
     ... on EventConnection { events { __typename
         ... on ExecutionStepFailureEvent { stepKey error { message } }
-        ... on RunFailureEvent { message error { message } } } } } }
+        ... on RunFailureEvent { error { message } }
+        ... on MessageEvent { message } } } } }
 """
+
+POOL_QUERY = """
+query($pool: String!) { instance { concurrencyLimit(concurrencyKey: $pool) { claimedSlots { runId stepKey } } } }
+"""
+POOL = "duckdb_write"
+
+_DIED = re.compile(r"Step (\S+) finished without success or failure event")
+
+
+def slot_held_by_dead_step(logs: dict, pool: dict, run_id: str) -> str | None:
+    """A step of the run whose process died without an event (Dagster logs "finished without success or
+    failure event") and that still holds a slot of the pool: no other step of the pool can start, so the
+    run can never finish. Returns that step's key, else None."""
+    events = (((logs.get("data") or {}).get("logsForRun") or {}).get("events")) or []
+    dead = {m.group(1) for e in events for m in [_DIED.search(e.get("message") or "")] if m}
+    limit = ((pool.get("data") or {}).get("instance") or {}).get("concurrencyLimit") or {}
+    for slot in limit.get("claimedSlots") or []:
+        if slot.get("runId") == run_id and slot.get("stepKey") in dead:
+            return slot["stepKey"]
+    return None
 
 
 def failure_reason(answer: dict) -> str:
