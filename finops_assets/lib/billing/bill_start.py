@@ -1,6 +1,7 @@
 """Where the bill starts, cheaply enough to decide the daily partitions when the code location loads:
-the published snapshot's first usage day if there is one, else the Parquet exports' row-group
-statistics. Never a scan of CSV files (a large CSV bill would make every load slow)."""
+the earliest of the published snapshot's first usage day and the Parquet exports' row-group
+statistics (an older snapshot must not hide a data folder whose bill starts earlier, nor the other
+way round). Never a scan of CSV files (a large CSV bill would make every load slow)."""
 
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -12,8 +13,10 @@ from finops_assets.lib.common.sql import fetch_one, load_sql
 
 
 def first_billing_day(snapshot: Path, billing_dir: Path) -> date | None:
-    """The first day of the bill, or None when neither source knows (no snapshot, no Parquet file)."""
-    return _snapshot_first_day(Path(snapshot)) or _parquet_first_day(Path(billing_dir))
+    """The first day of the bill: the earliest source that knows one; None when neither does (no
+    snapshot, no Parquet file)."""
+    days = [day for day in (_snapshot_first_day(Path(snapshot)), _parquet_first_day(Path(billing_dir))) if day]
+    return min(days) if days else None
 
 
 def _snapshot_first_day(snapshot: Path) -> date | None:
@@ -24,7 +27,7 @@ def _snapshot_first_day(snapshot: Path) -> date | None:
             (day,) = fetch_one(conn, load_sql("billing/select_first_billing_day"))
     except duckdb.Error:  # an older snapshot without the table, or a file that is not DuckDB
         return None
-    return day
+    return day.date() if isinstance(day, datetime) else day
 
 
 def _parquet_first_day(billing_dir: Path) -> date | None:
