@@ -9,7 +9,7 @@ from finops_assets.defs.billing.assets import (
     billing_rollup_hourly,
     focus_billing,
 )
-from finops_assets.lib.common.metadata import format_money
+from finops_assets.lib.common.money import format_money
 from finops_assets.resources.settings import FinopsSettings
 from finops_assets.resources.warehouse import FinopsWarehouse
 

@@ -154,7 +154,7 @@ def test_a_hash_collision_never_supersedes_a_different_row(conn, tmp_path):
                                                     line(1, 1, "i-1", cost="6")], mtime=2_000 * 10**9)
     ingest(conn, [old, new], tmp_path)
     conn.execute("update focus_billing set row_key = 42")
-    _mark_duplicates(conn)
+    _mark_duplicates(conn, ("USD", "usd_billed"))
     assert rows(conn, "select source_row from focus_billing where is_duplicate") == [(2,)]
     assert rollup_billed(conn) == Decimal(4 + 4 + 6)
 

@@ -5,16 +5,14 @@ from pydantic import Field
 from finops_assets.defs.catalog import DAILY_FRESHNESS, table_metadata
 from finops_assets.defs.partitions import daily_partitions
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
+from finops_assets.lib.billing.currency import reporting_currency
 from finops_assets.lib.billing.ingest import (
     discover_billing_files,
     ingest_billing_files,
 )
 from finops_assets.lib.billing.rollup import rebuild_rollup_window, reconcile_window
-from finops_assets.lib.common.metadata import (
-    format_money,
-    markdown_table,
-    reporting_currency,
-)
+from finops_assets.lib.common.metadata import markdown_table
+from finops_assets.lib.common.money import format_money
 from finops_assets.lib.common.sql import fetch_one, load_sql
 from finops_assets.resources.settings import FinopsSettings
 from finops_assets.resources.warehouse import FinopsWarehouse
@@ -77,6 +75,7 @@ def focus_billing(context: dg.AssetExecutionContext, config: FocusBillingConfig,
         quarantine = conn.sql("select rule, count(*) as rows from billing_quarantine group by rule order by rows desc").pl()
         quarantine_sample = conn.sql("select source_file, row_number, reason from billing_quarantine "
                                      "order by source_file, row_number limit 10").pl()
+        recorded_currency = reporting_currency(conn)  # as ingestion recorded it: what every later step shows
     for outcome in report.files:
         if outcome.status == "failed":
             context.log.error(f"billing file {outcome.source_file} could not be loaded: {outcome.error}")
@@ -84,16 +83,16 @@ def focus_billing(context: dg.AssetExecutionContext, config: FocusBillingConfig,
             context.log.info(f"{outcome.status} {outcome.source_file}: read {outcome.rows_read:,}, "
                              f"accepted {outcome.rows_accepted:,}, quarantined {outcome.rows_quarantined:,}")
     if report.previous_reporting_currency:
-        context.log.warning(f"reporting currency is now {report.reporting_currency} (was "
+        context.log.warning(f"reporting currency is now {recorded_currency} (was "
                             f"{report.previous_reporting_currency}): every billing file was reloaded")
     for currency, count in report.unconverted.items():
         # Money that is not in the rollups: say it every run until a rate or the setting fixes it.
         context.log.warning(f"{count:,} row(s) billed in {currency} are quarantined, not in the rollups: no valid "
-                            f"rate to {report.reporting_currency} in exchange_rates.csv (add one, or set "
+                            f"rate to {recorded_currency} in exchange_rates.csv (add one, or set "
                             f"FINOPS_REPORTING_CURRENCY={currency} if that is your reporting currency)")
     for c in report.conversions:
         context.log.info(f"converted {c.rows:,} rows from {c.currency} at {c.rate:g} (exchange_rates.csv): "
-                         f"{c.converted_billed_cost:,.2f} {report.reporting_currency} billed")
+                         f"{c.converted_billed_cost:,.2f} {recorded_currency} billed")
     if totals[0] == 0 and report.failed:
         first = report.failed[0]
         raise dg.Failure(f"no loadable billing file under {settings.billing_dir}: {len(report.failed)} failed, "
@@ -104,11 +103,11 @@ def focus_billing(context: dg.AssetExecutionContext, config: FocusBillingConfig,
         metadata={
             "dagster/row_count": totals[0],
             "billed_cost_total": float(totals[1]),  # a number, so the UI plots it across runs
-            "billed_cost_total_text": format_money(totals[1], report.reporting_currency),
-            "reporting_currency": report.reporting_currency or "",
+            "billed_cost_total_text": format_money(totals[1], recorded_currency),
+            "reporting_currency": recorded_currency or "",
             "currency_conversions": dg.MetadataValue.md(
                 "\n".join(f"- {c.rows:,} rows {c.currency} x {c.rate:g} = {c.converted_billed_cost:,.2f} "
-                          f"{report.reporting_currency}" for c in report.conversions) or "none"),
+                          f"{recorded_currency}" for c in report.conversions) or "none"),
             "first_usage_date": str(totals[2]), "last_usage_date": str(totals[3]),
             "files_loaded_this_run": sum(f.status == "loaded" for f in report.files),
             "files_unchanged": sum(f.status == "unchanged" for f in report.files),

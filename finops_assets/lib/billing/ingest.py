@@ -23,6 +23,10 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 
+from finops_assets.lib.billing.currency import (
+    record_reporting_currency,
+    reporting_currency,
+)
 from finops_assets.lib.billing.focus_schema import (
     NUMERIC_COLUMNS,
     SOURCE_NAMES,
@@ -38,8 +42,9 @@ log = logging.getLogger(__name__)
 
 BILLING_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 _TEXT_TYPES = ("VARCHAR",)
-# Bumped when the way rows are loaded changes (identity, money type): every file is reloaded once.
-INGEST_VERSION = 2
+# Bumped when the way rows are loaded changes (identity, money type, the recorded reporting currency
+# of version 3): every file is reloaded once.
+INGEST_VERSION = 3
 # No single line item is this large: a $1e300 row is a broken export, not spend (FINOPS_MAX_LINE_ITEM_COST).
 DEFAULT_MAX_LINE_ITEM_COST = 1e9
 # DECIMAL(38, 12) holds 26 integer digits; a larger bound would let one row overflow a day's sum.
@@ -393,7 +398,8 @@ _SCHEMA_PROBES = (
 
 def ensure_billing_tables(conn: duckdb.DuckDBPyConnection) -> None:
     # The rollup tables too, so readers of an ingested-but-not-rolled-up warehouse find them.
-    tables = ("focus_billing", "billing_quarantine", "billing_files", "billing_rollup", "billing_rollup_hourly")
+    tables = ("focus_billing", "billing_quarantine", "billing_files", "billing_rollup", "billing_rollup_hourly",
+              "billing_reporting_currency")
     existing = {(t, c): typ for t, c, typ in conn.execute(
         "select table_name, column_name, data_type from information_schema.columns "
         "where table_schema = current_schema()").fetchall()}
@@ -424,11 +430,12 @@ def _currency_counts(profile: pl.DataFrame) -> Counter:
 
 
 def _reporting_currency(conn, settings: IngestSettings, new_counts: dict[str, Counter],
-                        mtimes: dict[str, int]) -> str:
-    """The setting; else USD when any file bills in USD; else the currency of the first file
-    delivered (oldest mtime). Never the majority: a big file in another currency must not flip it."""
+                        mtimes: dict[str, int]) -> tuple[str, str]:
+    """The currency and why (billing_reporting_currency.decided_by): the setting; else USD when any
+    file bills in USD; else the currency of the first file delivered (oldest mtime). Never the
+    majority: a big file in another currency must not flip it."""
     if settings.reporting_currency:
-        return settings.reporting_currency
+        return settings.reporting_currency, "setting"
     per_file: dict[str, tuple[int, Counter]] = {
         source_file: (mtime, Counter(json.loads(counts_json)))
         for source_file, mtime, counts_json in conn.execute(
@@ -439,11 +446,11 @@ def _reporting_currency(conn, settings: IngestSettings, new_counts: dict[str, Co
     per_file |= {f: (mtimes[f], c) for f, c in new_counts.items()}
     voting = {f: (m, c) for f, (m, c) in per_file.items() if sum(c.values())}
     if not voting:
-        return "USD"
+        return "USD", "default"
     if any("USD" in c for _, c in voting.values()):
-        return "USD"
+        return "USD", "usd_billed"
     first = min(voting, key=lambda f: (voting[f][0], f))
-    return voting[first][1].most_common(1)[0][0]
+    return voting[first][1].most_common(1)[0][0], "first_file"
 
 
 def ingest_billing_files(
@@ -509,15 +516,17 @@ def _ingest(conn, files, to_load, outcomes, settings, staging: Path, staging_dir
         except FocusFileError as exc:
             failures[source_file] = exc.problem
     counts = {f: _currency_counts(p) for f, p in profiles.items()}
-    currency = _reporting_currency(conn, settings, counts, {str(p): p.stat().st_mtime_ns for p in to_load})
-    previous_currencies = {r[0] for r in conn.execute(
-        "select distinct billing_currency from focus_billing where exchange_rate = 1.0").fetchall()}
-    if previous_currencies and previous_currencies != {currency} and not full_refresh:
-        log.info("reporting currency is now %s (was %s): reloading every file", currency, previous_currencies)
+    currency, decided_by = _reporting_currency(conn, settings, counts,
+                                               {str(p): p.stat().st_mtime_ns for p in to_load})
+    # What the rows already loaded are in (None: nothing loaded yet, or a warehouse of an older
+    # INGEST_VERSION, whose files all reload now).
+    previous = reporting_currency(conn)
+    if previous is not None and previous != currency and not full_refresh:
+        log.info("reporting currency is now %s (was %s): reloading every file", currency, previous)
         reloaded = ingest_billing_files(conn, files, settings, full_refresh=True, staging_dir=staging_dir)
         # The files removed above are gone before the reload sees them: report them here.
         return IngestReport(files=outcomes + reloaded.files, reporting_currency=reloaded.reporting_currency,
-                            previous_reporting_currency=", ".join(sorted(previous_currencies)))
+                            previous_reporting_currency=previous)
 
     for path in to_load:
         source_file = str(path)
@@ -525,7 +534,7 @@ def _ingest(conn, files, to_load, outcomes, settings, staging: Path, staging_dir
             outcomes.append(_record_failure(conn, path, failures[source_file]))
             continue
         try:
-            outcomes.append(_load_file(conn, path, readable[source_file], settings, currency,
+            outcomes.append(_load_file(conn, path, readable[source_file], settings, (currency, decided_by),
                                        profiles[source_file], counts[source_file], rejects[source_file]))
         except (FocusFileError, duckdb.Error) as exc:
             problem = exc.problem if isinstance(exc, FocusFileError) else str(exc).splitlines()[0]
@@ -533,14 +542,16 @@ def _ingest(conn, files, to_load, outcomes, settings, staging: Path, staging_dir
 
     unchanged = [p for p in files if p not in to_load]
     outcomes.extend(FileOutcome(str(p), "unchanged") for p in unchanged)
-    if to_load or len(outcomes) > len(unchanged):
-        _mark_duplicates(conn)
+    # Recorded with the duplicates' marks even when no file loaded (every file failed, or only
+    # removals): every later step reads it from here (lib/billing/currency.py).
+    _mark_duplicates(conn, (currency, decided_by), marks=bool(to_load or len(outcomes) > len(unchanged)))
     return IngestReport(files=outcomes, reporting_currency=currency)
 
 
-def _load_file(conn, path: Path, readable: Path, settings: IngestSettings, currency: str,
+def _load_file(conn, path: Path, readable: Path, settings: IngestSettings, decision: tuple[str, str],
                profile: pl.DataFrame, counts: Counter, rejects: list[CsvReject]) -> FileOutcome:
     source_file = str(path)
+    currency, decided_by = decision
     header, mapping = create_source_view(conn, path, readable, default_currency=currency, rejects=rejects)
     _register_lookups(conn, profile, settings, currency)
     conn.execute(load_sql("billing/create_focus_validated_view"))
@@ -574,6 +585,8 @@ def _load_file(conn, path: Path, readable: Path, settings: IngestSettings, curre
                 "extra_columns": ", ".join(mapping.extra_columns),
             },
         )
+        # The rows just written are in this currency: the record changes with them, never apart.
+        record_reporting_currency(conn, currency, decided_by)
     return FileOutcome(source_file, "loaded", rows_read, int(accepted), int(quarantined) + len(rejects))
 
 
@@ -596,8 +609,11 @@ def _delete_file(conn, source_file: str) -> None:
         conn.execute(load_sql("billing/delete_billing_files_entry"), params)
 
 
-def _mark_duplicates(conn) -> None:
+def _mark_duplicates(conn, decision: tuple[str, str], marks: bool = True) -> None:
     with transaction(conn):
+        record_reporting_currency(conn, *decision)
+        if not marks:
+            return
         conn.execute(load_sql("billing/update_focus_billing_clear_duplicates"))
         # Every file that has rows counts, including a failed file whose last good version's rows are kept.
         if fetch_one(conn, "select count(*) from billing_files where rows_accepted > 0")[0] > 1:

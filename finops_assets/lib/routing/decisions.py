@@ -5,6 +5,7 @@ temporal join for the anomalies a deployment may explain."""
 import duckdb
 import polars as pl
 
+from finops_assets.lib.billing.currency import reporting_currency
 from finops_assets.lib.common.transactions import transaction
 from finops_assets.lib.detection.pipeline import (
     DetectionSettings,
@@ -54,12 +55,13 @@ def route_anomalies(conn: duckdb.DuckDBPyConnection, settings: DetectionSettings
     for row in candidates.iter_rows(named=True):
         by_anomaly.setdefault(row["anomaly_id"], []).append(row)
 
+    currency = reporting_currency(conn)  # money in the rationales is in it
     decisions, correlations, alerts = [], [], []
     for a in evidence.iter_rows(named=True):
         mapped = bool(has_map.get(a["anomaly_id"]))
         found = by_anomaly.get(a["anomaly_id"], [])
         decision = decide(a, RoutingContext(found, mapped, settings.window_hours, settings.latent_days,
-                                            settings.baseline_window_days), routing)
+                                            settings.baseline_window_days, currency), routing)
         decisions.append({"anomaly_id": a["anomaly_id"], "path": decision.path, "confidence": decision.confidence,
                           "rationale": decision.rationale, "evidence": evidence_json(decision.evidence),
                           "deployment_id": decision.deployment_id})

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from finops_assets.lib.common.money import format_money
 from finops_assets.lib.routing.checklists import CHECKLISTS  # noqa: F401  (re-exported: callers import it from here)
 from finops_assets.lib.routing.settings import RoutingSettings
 
@@ -54,6 +55,7 @@ class RoutingContext:
     window_hours: float = 6.0       # deployment correlation window (seed 000: 6 h, 2 to 24 configurable)
     latent_days: int = 7            # widened window for a gradual rise
     lookback_days: int = 28         # how far back detection looked for "new to the account / team"
+    currency: str | None = None     # the reporting currency money in a rationale is in (lib/billing/currency.py)
 
 
 @dataclass(frozen=True)
@@ -91,10 +93,6 @@ def _ratio(after, before) -> float | None:
     if after is None or before is None or before == 0:
         return None
     return after / before
-
-
-def _money(value) -> str:
-    return f"${value:,.0f}" if value is not None else "n/a"
 
 
 def _where(a: dict) -> str:
@@ -155,7 +153,7 @@ def new_spend_in_new_place(a: dict, context: RoutingContext, settings: RoutingSe
              f"{context.lookback_days} days" if a.get("region_new_to_account")
              else f"service {a.get('service_name')}, new to team {a.get('team')}")
     return Decision("security_incident", "high",
-                    f"{_where(a)}: a new resource spent {_money(a.get('actual_cost'))} in a day in {place}.",
+                    f"{_where(a)}: a new resource spent {format_money(a.get('actual_cost'), context.currency)} in a day in {place}.",
                     {"region_id": a.get("region_id"), "region_new_to_account": a.get("region_new_to_account"),
                      "service_new_to_team": a.get("service_new_to_team"), "resource_first_day": str(first)})
 
@@ -341,10 +339,11 @@ def decide(a: dict, context: RoutingContext, settings: RoutingSettings = DEFAULT
 
 
 def route(a: dict, candidates: list[dict], has_repository_map: bool, window_hours: float = 6.0,
-          latent_days: int = 7, settings: RoutingSettings | None = None) -> Decision:
+          latent_days: int = 7, settings: RoutingSettings | None = None, currency: str | None = None) -> Decision:
     """The cause of one anomaly. `a` is a row of lib.detection.pipeline.anomaly_evidence; `candidates`
-    are its production deployments of the team's repositories within `latent_days` before onset."""
-    context = RoutingContext(candidates, has_repository_map, window_hours, latent_days)
+    are its production deployments of the team's repositories within `latent_days` before onset;
+    `currency` the reporting currency its money is in."""
+    context = RoutingContext(candidates, has_repository_map, window_hours, latent_days, currency=currency)
     return decide(a, context, settings or DEFAULT_SETTINGS)
 
 

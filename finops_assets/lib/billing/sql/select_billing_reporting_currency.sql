@@ -1,0 +1,1 @@
+select reporting_currency from billing_reporting_currency
