@@ -4,7 +4,7 @@ applies passes; one that no longer applies, or whose file cannot be read, fails 
 import duckdb
 import pytest
 
-from finops_assets.lib.analysis.checks import kept_patches_that_do_not_apply
+from finops_assets.lib.analysis.checks import patches_that_do_not_apply, select_kept_patches
 from finops_assets.lib.codehost.local_git import LocalGitCodeHost
 from finops_assets_tests.standins.git_repos import git
 
@@ -29,6 +29,11 @@ def world(tmp_path):
     conn.close()
 
 
+def kept_patches_that_do_not_apply(conn, host):
+    kept = select_kept_patches(conn)
+    return kept.height, patches_that_do_not_apply(kept, host)
+
+
 def test_a_kept_patch_that_applies_passes(world):
     conn, host = world
     checked, failing = kept_patches_that_do_not_apply(conn, host)
@@ -49,3 +54,31 @@ def test_a_patch_whose_file_cannot_be_read_fails(world, change):
     conn, host = world
     conn.execute(f"update diff_analyses set {change} where analysis_id = 'a1'")
     assert kept_patches_that_do_not_apply(conn, host)[1]["analysis_id"].to_list() == ["a1"]
+
+
+def test_the_dagster_check_reads_the_code_host_with_the_warehouse_closed(world, tmp_path, monkeypatch):
+    # The code-host reads are GitHub API calls in production: a writer must not wait on them.
+    from finops_assets.defs.analysis.checks import kept_patches_apply
+    from finops_assets.resources.code_host import CodeHostResource
+    from finops_assets.resources.warehouse import FinopsWarehouse
+
+    conn, host = world
+    warehouse = FinopsWarehouse(snapshot_path=str(tmp_path / "w" / "finops.duckdb"), lock_timeout_s=0.2)
+    rows = conn.execute("select * from diff_analyses").fetchall()
+    with warehouse.write() as writer:
+        writer.execute("create table diff_analyses (analysis_id varchar, repository varchar, commit_sha varchar, "
+                       "offending_file varchar, fix_patch varchar)")
+        writer.executemany("insert into diff_analyses values (?, ?, ?, ?, ?)", rows)
+    reads = []
+
+    class WriterCanOpen:
+        def file_at(self, *args):
+            with warehouse.write() as writer:  # times out, or DuckDB refuses, while the check holds it
+                writer.execute("select 1")
+            reads.append(args)
+            return host.file_at(*args)
+
+    monkeypatch.setattr(CodeHostResource, "host", lambda self: WriterCanOpen())
+    result = kept_patches_apply(warehouse=warehouse, code_host=CodeHostResource())
+    assert result.passed and len(reads) == 1
+    assert result.metadata["kept_patches"].value == 1

@@ -11,9 +11,13 @@ from finops_assets.lib.common.sql import load_sql
 FAILING_SCHEMA = {"analysis_id": pl.String, "repository": pl.String, "offending_file": pl.String, "reason": pl.String}
 
 
-def kept_patches_that_do_not_apply(conn: duckdb.DuckDBPyConnection, host: CodeHost) -> tuple[int, pl.DataFrame]:
-    """(kept patches checked, the ones that do not apply with the reason)."""
-    kept = conn.sql(load_sql("analysis/select_diff_analyses_kept_patches")).pl()
+def select_kept_patches(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The kept fix patches, in memory: the caller closes the warehouse before reading the code host."""
+    return conn.sql(load_sql("analysis/select_diff_analyses_kept_patches")).pl()
+
+
+def patches_that_do_not_apply(kept: pl.DataFrame, host: CodeHost) -> pl.DataFrame:
+    """The kept patches that do not apply, with the reason (one code-host read and one apply each)."""
     failing = []
     for row in kept.iter_rows(named=True):
         try:
@@ -22,4 +26,4 @@ def kept_patches_that_do_not_apply(conn: duckdb.DuckDBPyConnection, host: CodeHo
         except (PatchError, CodeHostError) as exc:
             failing.append({"analysis_id": row["analysis_id"], "repository": row["repository"],
                             "offending_file": row["offending_file"], "reason": str(exc).splitlines()[0][:300]})
-    return kept.height, pl.DataFrame(failing, schema=FAILING_SCHEMA)
+    return pl.DataFrame(failing, schema=FAILING_SCHEMA)
