@@ -4,7 +4,10 @@ applies passes; one that no longer applies, or whose file cannot be read, fails 
 import duckdb
 import pytest
 
-from finops_assets.lib.analysis.checks import patches_that_do_not_apply, select_kept_patches
+from finops_assets.lib.analysis.checks import (
+    patches_that_do_not_apply,
+    select_kept_patches,
+)
 from finops_assets.lib.codehost.local_git import LocalGitCodeHost
 from finops_assets_tests.standins.git_repos import git
 

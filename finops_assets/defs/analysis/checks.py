@@ -1,7 +1,10 @@
 import dagster as dg
 
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
-from finops_assets.lib.analysis.checks import patches_that_do_not_apply, select_kept_patches
+from finops_assets.lib.analysis.checks import (
+    patches_that_do_not_apply,
+    select_kept_patches,
+)
 from finops_assets.lib.common.metadata import markdown_table
 from finops_assets.resources.code_host import CodeHostResource
 from finops_assets.resources.warehouse import FinopsWarehouse
