@@ -1,5 +1,6 @@
 """Run failures reach the on-call person: the run-failure sensor logs each failed run (job, run id,
-failing step, one-line reason) and appends it to run_failures.jsonl beside the warehouse.
+failing step, one-line reason) and appends it to run_failures.jsonl beside the analysts' snapshot
+(FINOPS_WAREHOUSE's folder, also when FINOPS_WRITER_WAREHOUSE puts the steps' file elsewhere).
 
 A file, not a warehouse table: a run often fails because of the warehouse (lock held, disk full,
 read-only folder), and the alert must not depend on what broke; the file is next to the data they
@@ -28,11 +29,11 @@ def _failed_step(context: dg.RunFailureSensorContext) -> tuple[str | None, str]:
 
 @dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING,
                        description="Every failed run of this code location: logged, and appended to "
-                                   "run_failures.jsonl beside the warehouse for the on-call person")
+                                   "run_failures.jsonl beside the analysts' snapshot for the on-call person")
 def run_failure_alert(context: dg.RunFailureSensorContext, warehouse: FinopsWarehouse) -> None:
     step, reason = _failed_step(context)
     record = failure_record(context.dagster_run.job_name, context.dagster_run.run_id, step, reason,
                             datetime.now(UTC))
-    path = append_failure(Path(warehouse.writer_file).parent, record)
+    path = append_failure(Path(warehouse.snapshot_path).parent, record)
     context.log.error(f"run {record['run_id']} of {record['job']} failed at step {record['step'] or '(none)'}: "
                       f"{record['reason']} (recorded in {path})")
