@@ -9,15 +9,13 @@ from finops_assets.lib.detection.charts import (
     evidence_section,
     render_chart,
 )
+from finops_assets.lib.detection.priority import TOP_ANOMALIES, top_anomaly_ids
 from finops_assets.lib.routing.decisions import route_anomalies
 from finops_assets.resources.settings import FinopsSettings
 from finops_assets.resources.warehouse import FinopsWarehouse
 
 OWNERS = ["team:finops"]
 GROUP = "detection"  # one group with the anomalies they explain: the lineage reads as one story
-# The top anomalies by priority shown with chart and evidence: each PNG is 11 to 20 kB, stored with the
-# materialization event in the run storage (as cost_anomalies' TOP_CHARTS).
-TOP_EXPLAINED = 5
 
 
 @dg.multi_asset(
@@ -50,8 +48,7 @@ def routing_decisions(context: dg.AssetExecutionContext, warehouse: FinopsWareho
         outcomes = conn.sql("select outcome, count(distinct anomaly_id) as anomalies from correlated_deployments "
                             "group by 1 order by 2 desc").pl()
         # The same top anomalies as cost_anomalies' charts, now with their cause and its evidence.
-        top = [r[0] for r in conn.sql(f"select anomaly_id from cost_anomalies order by priority_score desc "
-                                      f"limit {TOP_EXPLAINED}").fetchall()]
+        top = top_anomaly_ids(conn, TOP_ANOMALIES)
         detection = settings.detection_settings()
         series = [chart_series(conn, anomaly_id, k_sigma=detection.k_sigma, baseline_days=detection.baseline_window_days)
                   for anomaly_id in top]

@@ -30,6 +30,7 @@ from finops_assets.lib.analysis.diff_analysis import (
     no_clear_cause,
 )
 from finops_assets.lib.codehost.host import CommitDiff
+from finops_assets.lib.common.text import one_line
 
 TOOL_NAME = "report_diff_analysis"
 # Fields the analyzer sets itself, never the model.
@@ -226,7 +227,7 @@ class ClaudeDiffAnalyzer:
 
     def _fall_back(self, diff: CommitDiff, context: dict, fallback: Callable[[CommitDiff, dict], DiffAnalysis],
                    reason: str) -> DiffAnalysis:
-        reason = _one_line(reason)[:_MAX_REASON_CHARS]
+        reason = one_line(reason, _MAX_REASON_CHARS)
         result = fallback(diff, context)
         note = f" [claude failed: {reason}; rule-based answer]"
         reasoning = result.reasoning[: _MAX_REASONING_CHARS - len(note)] + note
@@ -241,7 +242,7 @@ def build_user_message(diff: CommitDiff, context: dict, nonce: str | None = None
     nonce = nonce or secrets.token_hex(16)
     lines = ["A cloud cost anomaly and the deployment suspected of causing it.", "", "Anomaly context:"]
     lines += [f"- {key}: {value}" for key, value in _context_items(context)] or ["- (none given)"]
-    lines += ["", f"Repository: {_one_line(diff.repository)}", f"Commit: {diff.commit_sha}",
+    lines += ["", f"Repository: {one_line(diff.repository)}", f"Commit: {diff.commit_sha}",
               f"Parent commit: {diff.parent_sha or '(none)'}", "",
               "Files in this diff (offending_file must be one of these paths):"]
     lines += [f"- {f.path} ({f.status})" for f in diff.files] or ["- (no files)"]
@@ -274,11 +275,7 @@ def _delimited(label: str, nonce: str, text: str) -> str:
 def _context_items(context: dict) -> list[tuple[str, str]]:
     ordered = [k for k in _CONTEXT_ORDER if k in context] + [k for k in context if k not in _CONTEXT_ORDER]
     # One line per value, capped: context may carry commit messages, which are untrusted too.
-    return [(_one_line(str(k)), _one_line(str(context[k]))[:_MAX_CONTEXT_VALUE_CHARS]) for k in ordered]
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return [(one_line(k), one_line(context[k], _MAX_CONTEXT_VALUE_CHARS)) for k in ordered]
 
 
 def _status_reason(error: anthropic.APIStatusError) -> str:

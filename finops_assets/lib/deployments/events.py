@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from finops_assets.lib.common.text import one_line
 from finops_assets.lib.deployments.repository_names import (
     RepositoryNameError,
     validate_repository,
@@ -94,10 +95,6 @@ class Violation:
         return Violation(self.rule, names.get(self.field, self.field), problems)
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
 def _problem(error: dict) -> str:
     kind = error["type"]
     if kind == "missing":
@@ -107,8 +104,8 @@ def _problem(error: dict) -> str:
         got = "null" if value is None else type(value).__name__
         return f"must be {'text' if kind == 'string_type' else 'an ISO 8601 time'}, got {got}"
     if kind in ("value_error", "assertion_error") and "error" in error.get("ctx", {}):
-        return _one_line(error["ctx"]["error"])
-    return _one_line(error["msg"])
+        return one_line(error["ctx"]["error"])
+    return one_line(error["msg"])
 
 
 def violation(exc: ValidationError) -> Violation:
@@ -144,7 +141,7 @@ def parse_deployed_at(value: Any) -> datetime:
         try:
             value = datetime.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"not an ISO 8601 time: {_one_line(repr(text))[:80]}") from None
+            raise ValueError(f"not an ISO 8601 time: {one_line(repr(text))[:80]}") from None
     elif not isinstance(value, datetime):
         raise ValueError(f"must be an ISO 8601 time, got {'null' if value is None else type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
@@ -211,7 +208,7 @@ class DeploymentEvent(BaseModel):
     @classmethod
     def _commit_sha(cls, value: str) -> str:
         if not 7 <= len(value) <= 40 or not set(value) <= _HEX:
-            raise ValueError(f"must be 7 to 40 hexadecimal characters, got {_one_line(repr(value))[:60]}")
+            raise ValueError(f"must be 7 to 40 hexadecimal characters, got {one_line(repr(value))[:60]}")
         return value.lower()
 
     @field_validator("repository")
@@ -220,7 +217,7 @@ class DeploymentEvent(BaseModel):
         try:
             return validate_repository(value)
         except RepositoryNameError as exc:
-            raise ValueError(_one_line(str(exc))) from None
+            raise ValueError(one_line(str(exc))) from None
 
     @field_validator("pipeline_url")
     @classmethod

@@ -10,39 +10,14 @@ FINOPS_PR_APPROVERS is set, one of the names listed there.
 import re
 import unicodedata
 
+from finops_assets.lib.common.text import escape_visible
+from finops_assets.lib.common.text import is_hidden as _hidden
+
 MAX_APPROVER_CHARS = 64
-# Invisible characters that Unicode files as letters or symbols, not as format characters.
-_INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800\u17b4\u17b5")
-# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): drawn as nothing, wherever they are filed
-# (variation selectors and the combining grapheme joiner are marks, U+3164 a letter), so never in a name.
-_DEFAULT_IGNORABLE = ((0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
-                      (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
-                      (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
-                      (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF))
-
-
-def _hidden(c: str) -> bool:
-    """Drawn as nothing, or a control/format/separator character (a plain space is fine)."""
-    if c == " ":
-        return False
-    code = ord(c)
-    return (c in _INVISIBLE or unicodedata.category(c)[0] in "CZ"
-            or any(low <= code <= high for low, high in _DEFAULT_IGNORABLE))
-
-
-def _code_point(c: str) -> str:
-    return f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}"
 
 
 class ApproverError(ValueError):
     """The approver is missing or not acceptable; the message says which rule, in one line."""
-
-
-def escape_visible(value: object, limit: int = 500) -> str:
-    """One line for a log or audit row: control, format, separator and invisible characters written as
-    \\uXXXX (\\UXXXXXXXX beyond U+FFFF) so they can be seen, then cut to `limit`."""
-    text = "".join(_code_point(c) if _hidden(c) else c for c in str(value))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def parse_allowlist(text: str | None) -> frozenset[str] | None:
