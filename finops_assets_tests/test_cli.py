@@ -14,9 +14,15 @@ import duckdb
 import pytest
 
 from finops_assets.cli import build_parser, main, project_dagster_home
-from finops_assets.defs.partitions import DEFAULT_PARTITION_START, partition_start
+from finops_assets.defs.partitions import (
+    DEFAULT_PARTITION_START,
+    LOADED_START_VARIABLE,
+    decide_partition_start,
+    partition_start,
+)
 from finops_assets.defs.resources import ConfigurationError, build_resources
 from finops_assets.webhooks.server import startup_lines
+from finops_assets_tests.conftest import official_sample
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,18 +47,38 @@ def test_every_option_with_a_default_says_it_in_its_help():
 
 
 def _env(**extra) -> dict[str, str]:
-    drop = ("DAGSTER_HOME", "FINOPS_DATA_DIR", "FINOPS_WAREHOUSE", "FINOPS_EPHEMERAL_INSTANCE")
+    drop = ("DAGSTER_HOME", "FINOPS_DATA_DIR", "FINOPS_WAREHOUSE", "FINOPS_EPHEMERAL_INSTANCE",
+            "FINOPS_PARTITION_START", LOADED_START_VARIABLE)
     return {**{k: v for k, v in os.environ.items() if k not in drop}, **extra}
 
 
-def test_run_without_dagster_home_records_in_the_project_instance_dg_dev_opens(data_dir, warehouse_path, tmp_path):
+def test_run_without_dagster_home_records_in_the_project_instance_and_sums_up(tmp_path):
+    # This file's only run of the whole graph: a real subprocess, because the instance is chosen when
+    # the process starts, on the smallest bill that shows every line of the summary: the official
+    # sample's first two days, one file with a quarantined row, one file that cannot be loaded; no
+    # side inputs.
+    data_dir, warehouse_path = tmp_path / "data", tmp_path / "warehouse" / "finops.duckdb"
+    billing = data_dir / "billing"
+    billing.mkdir(parents=True)
+    duckdb.execute("copy (select * from read_csv($sample, all_varchar = true) where ChargePeriodStart < '2024-09-03') "
+                   "to $bill (header)", {"sample": str(official_sample()), "bill": str(billing / "two_days.csv")})
+    (billing / "extra.csv").write_text(
+        "ChargePeriodStart,ChargePeriodEnd,BilledCost,ChargeCategory,ProviderName,BillingCurrency,ResourceId,Tags\n"
+        '2024-09-01T10:00:00Z,2024-09-01T11:00:00Z,12.5,Usage,AWS,USD,r-1,"{}"\n'
+        '2024-09-01T10:00:00Z,2024-09-01T11:00:00Z,12.5,NotACategory,AWS,USD,r-2,"{}"\n')
+    (billing / "broken.csv").write_text("ChargePeriodStart,ServiceName\n2024-09-01,x\n")
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy(PROJECT_ROOT / "dagster.yaml", project / "dagster.yaml")
-    result = subprocess.run([sys.executable, "-m", "finops_assets.cli", "run", "--data-dir", str(data_dir),
+    # main() as the finops-assets script calls it, then the variables a run must not export.
+    script = ("import os, sys\nfrom finops_assets.cli import main\ncode = main(sys.argv[1:])\n"
+              "print('exported:', [n for n in ('FINOPS_DATA_DIR', 'FINOPS_WAREHOUSE') if n in os.environ])\n"
+              "sys.exit(code)\n")
+    result = subprocess.run([sys.executable, "-c", script, "run", "--data-dir", str(data_dir),
                              "--warehouse", str(warehouse_path)], cwd=project, env=_env(),
                             capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 3, result.stderr[-3000:]  # completed, but a file could not be loaded
+    assert "exported: []" in result.stdout  # the arguments reach the resources, not the environment
     home = project / ".dagster_home"
     assert (home / "dagster.yaml").resolve() == (project / "dagster.yaml").resolve()  # the project's config
     with dg.DagsterInstance.from_config(str(home)) as instance:  # what `make dev` (DAGSTER_HOME=home) opens
@@ -60,10 +86,13 @@ def test_run_without_dagster_home_records_in_the_project_instance_dg_dev_opens(d
         assert len(runs) == 2 and all(r.job_name == "finops_daily" and r.is_success for r in runs)
         assert instance.get_latest_materialization_event(dg.AssetKey("billing_rollup")) is not None
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1  # dagster.yaml's pools
-    # The summary, on stdout.
-    assert "billing files: 1 loaded, 0 failed" in result.stdout
-    assert "rows quarantined: 0" in result.stdout and "anomalies: " in result.stdout
-    assert f"snapshot: {warehouse_path.resolve()}" in result.stdout
+    # The summary, on stdout; the file that failed, on stderr.
+    assert "billing files: 2 loaded, 1 failed" in result.stdout
+    with duckdb.connect(str(warehouse_path), read_only=True) as conn:
+        rule, n = conn.execute("select rule, count(*) from billing_quarantine group by rule").fetchall()[0]
+    assert n >= 1 and f"rows quarantined: {n} ({rule} {n})" in result.stdout
+    assert "anomalies: " in result.stdout and f"snapshot: {warehouse_path.resolve()}" in result.stdout
+    assert "warning: billing file" in result.stderr and "broken.csv" in result.stderr
 
 
 def test_a_dagster_yaml_of_yours_in_the_project_home_is_kept(tmp_path):
@@ -77,22 +106,16 @@ def test_a_dagster_yaml_of_yours_in_the_project_home_is_kept(tmp_path):
     assert (home / "dagster.yaml").read_text() == "# mine\n"
 
 
-def test_the_summary_names_quarantine_rules_and_failed_files(data_dir, warehouse_path, capsys, monkeypatch):
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    (data_dir / "billing" / "august.csv").write_text(
-        "ChargePeriodStart,ChargePeriodEnd,BilledCost,ChargeCategory,ProviderName,BillingCurrency,ResourceId,Tags\n"
-        '2024-08-15T10:00:00Z,2024-08-15T11:00:00Z,12.5,Usage,AWS,USD,r-1,"{}"\n'
-        '2024-08-15T10:00:00Z,2024-08-15T11:00:00Z,12.5,NotACategory,AWS,USD,r-2,"{}"\n')
-    (data_dir / "billing" / "broken.csv").write_text("ChargePeriodStart,ServiceName\n2024-09-01,x\n")
-    assert main(["run", "--data-dir", str(data_dir), "--warehouse", str(warehouse_path)]) == 3
-    out = capsys.readouterr().out
-    assert "billing files: 2 loaded, 1 failed" in out
-    with duckdb.connect(str(warehouse_path), read_only=True) as conn:
-        rule, n = conn.execute("select rule, count(*) from billing_quarantine group by rule").fetchall()[0]
-    assert n >= 1 and f"rows quarantined: {n} ({rule} {n})" in out
+def _snapshot_starting(path: Path, first_day: str) -> None:
+    """A published snapshot whose bill starts on first_day (a duplicate row before it does not count)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("create table focus_billing as select $d::date as usage_date, false as is_duplicate "
+                     "union all select date '2020-02-01', true", {"d": first_day})
 
 
-def test_partitions_start_where_the_bill_starts(tmp_path):
+def test_partitions_start_on_the_earliest_day_any_source_knows(tmp_path):
     billing = tmp_path / "data" / "billing"
     billing.mkdir(parents=True)
     env = {"FINOPS_DATA_DIR": str(tmp_path / "data"), "FINOPS_WAREHOUSE": str(tmp_path / "w" / "f.duckdb")}
@@ -102,22 +125,55 @@ def test_partitions_start_where_the_bill_starts(tmp_path):
     shutil.copy(PROJECT_ROOT / "data" / "billing" / "focus_2026-06.parquet", billing)
     assert partition_start(env, today=date(2026, 12, 1)) == "2026-06-01"  # Parquet statistics
     assert partition_start(env, today=date(2026, 5, 1)) == "2026-05-01"  # never after today
-    (tmp_path / "w").mkdir()
-    with duckdb.connect(env["FINOPS_WAREHOUSE"]) as conn:  # the snapshot wins once a run published it
-        conn.execute("create table focus_billing as select date '2026-05-20' as usage_date, false as is_duplicate "
-                     "union all select date '2026-04-01', true")
-    assert partition_start(env, today=date(2026, 12, 1)) == "2026-05-20"
+    _snapshot_starting(Path(env["FINOPS_WAREHOUSE"]), "2026-05-20")
+    assert partition_start(env, today=date(2026, 12, 1)) == "2026-05-20"  # the snapshot starts earlier
+    _snapshot_starting(Path(env["FINOPS_WAREHOUSE"]), "2026-06-15")
+    assert partition_start(env, today=date(2026, 12, 1)) == "2026-06-01"  # an older snapshot hides no Parquet day
     assert partition_start({**env, "FINOPS_PARTITION_START": " 2025-01-01 "}) == "2025-01-01"  # override wins
     with pytest.raises(ConfigurationError, match="FINOPS_PARTITION_START must be a date YYYY-MM-DD, got '2025-13'"):
         partition_start({**env, "FINOPS_PARTITION_START": "2025-13"})
 
 
-def test_the_code_location_partitions_fit_the_checkout_sample():
-    result = subprocess.run([sys.executable, "-c", "from finops_assets.defs.partitions import daily_partitions as p;"
-                             "print(p.get_first_partition_key())"],
-                            cwd=PROJECT_ROOT, env=_env(FINOPS_PARTITION_START=""), capture_output=True, text=True,
+def test_a_started_process_keeps_the_start_its_parent_decided(tmp_path):
+    env = {"FINOPS_DATA_DIR": str(tmp_path / "data"), "FINOPS_WAREHOUSE": str(tmp_path / "w" / "f.duckdb")}
+    (tmp_path / "data" / "billing").mkdir(parents=True)
+    shutil.copy(PROJECT_ROOT / "data" / "billing" / "focus_2026-06.parquet", tmp_path / "data" / "billing")
+    decided = dict(env)
+    assert decide_partition_start(decided) == "2026-06-01" and decided[LOADED_START_VARIABLE] == "2026-06-01"
+    _snapshot_starting(Path(env["FINOPS_WAREHOUSE"]), "2026-06-15")  # a run publishes a later-starting bill
+    (tmp_path / "data" / "billing" / "focus_2026-06.parquet").unlink()
+    assert partition_start(env) == "2026-06-15"  # deciding again from the data would move it later
+    assert decide_partition_start(decided) == "2026-06-01"  # a child of the deciding process does not
+    assert partition_start({**decided, "FINOPS_PARTITION_START": "2026-07-01"}) == "2026-07-01"  # explicit wins
+    explicit = {**env, "FINOPS_PARTITION_START": "2026-07-01"}
+    assert decide_partition_start(explicit) == "2026-07-01" and LOADED_START_VARIABLE not in explicit
+    with pytest.raises(ConfigurationError, match=f"{LOADED_START_VARIABLE} must be a date YYYY-MM-DD"):
+        partition_start({**env, LOADED_START_VARIABLE: "soon"})
+
+
+def test_the_code_location_exports_its_start_to_the_processes_it_starts(tmp_path):
+    # The code server decides on the checkout's sample bill; after a run publishes a later-starting
+    # snapshot, the run worker it starts (a child process, as Dagster's gRPC server spawns it) still
+    # accepts the keys the code server planned.
+    (tmp_path / "data").mkdir()
+    shutil.copytree(PROJECT_ROOT / "data" / "billing", tmp_path / "data" / "billing")
+    warehouse = tmp_path / "w" / "f.duckdb"
+    script = (
+        "import subprocess, sys\n"
+        "from finops_assets.defs.partitions import daily_partitions as p\n"
+        "print(p.get_first_partition_key())\n"
+        "sys.stdout.flush()\n"
+        f"import duckdb, os; os.makedirs({str(warehouse.parent)!r})\n"
+        f"duckdb.connect({str(warehouse)!r}).execute(\"create table focus_billing as select date '2026-06-15' "
+        "as usage_date, false as is_duplicate\").close()\n"
+        f"os.unlink({str(tmp_path / 'data' / 'billing' / 'focus_2026-06.parquet')!r})\n"
+        "subprocess.run([sys.executable, '-c', 'from finops_assets.defs.partitions import daily_partitions as p;"
+        "print(p.get_first_partition_key())'], check=True)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            env=_env(FINOPS_DATA_DIR=str(tmp_path / "data"), FINOPS_WAREHOUSE=str(warehouse)),
                             timeout=120)
-    assert result.stdout.strip() == "2026-06-01", result.stderr[-2000:]
+    assert result.stdout.split() == ["2026-06-01", "2026-06-01"], result.stderr[-2000:]
 
 
 def test_resources_come_from_the_mapping_given_not_the_environment(monkeypatch):
@@ -127,13 +183,6 @@ def test_resources_come_from_the_mapping_given_not_the_environment(monkeypatch):
     assert resources["warehouse"].snapshot_path == "/w.duckdb"
     assert (resources["settings"].data_dir, resources["settings"].k_sigma) == ("/d", 2)
     assert resources["code_host"].repos_dir == "/d/repos"
-
-
-def test_run_leaves_the_environment_alone(data_dir, warehouse_path, monkeypatch):
-    monkeypatch.delenv("FINOPS_DATA_DIR", raising=False)
-    monkeypatch.delenv("FINOPS_WAREHOUSE", raising=False)
-    assert main(["run", "--data-dir", str(data_dir), "--warehouse", str(warehouse_path)]) == 0
-    assert "FINOPS_DATA_DIR" not in os.environ and "FINOPS_WAREHOUSE" not in os.environ
 
 
 def test_webhook_receiver_names_the_sources_with_a_secret_never_the_value(tmp_path):
