@@ -114,3 +114,10 @@ def test_the_new_checks_run_in_the_daily_job_and_pass_on_a_real_run(built):
             result = check(**needed)  # direct invocation: the check reads the real warehouse
             evaluations[(key.asset_key.to_user_string(), key.name)] = result.passed
     assert evaluations == {(a, n): True for a, names in new_checks.items() for n in names}, evaluations
+
+
+def test_the_baseline_description_names_the_window_detection_uses():
+    from finops_assets.lib.detection.pipeline import DetectionSettings
+
+    described = COLUMN_DESCRIPTIONS["cost_baselines"]["baseline_mean"]
+    assert f" {DetectionSettings().baseline_window_days} days before" in described

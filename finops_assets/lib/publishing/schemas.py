@@ -66,7 +66,8 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "hourly_grain": "False when the charge covers more than an hour (booked at its start)",
     },
     "cost_baselines": {
-        "baseline_mean": "Robust baseline: median of the same kind of day over 28 days",
+        "baseline_mean": "Robust baseline: median of the same kind of day over the "
+                         f"{DetectionSettings().baseline_window_days} days before (DetectionSettings.baseline_window_days)",
         "baseline_std": "1.4826 x MAD over the same days, floored",
         "sigma": "(actual_cost - baseline_mean) / baseline_std",
         "is_flagged": "The day is anomalous",
