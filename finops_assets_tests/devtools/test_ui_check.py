@@ -1,6 +1,7 @@
 """The pure logic of `make ui-check` (no browser, no server: the suite must not need Chromium)."""
 
 from datetime import date
+from urllib.parse import unquote
 
 import pytest
 
@@ -76,15 +77,23 @@ def test_launch_params_tag_the_range_as_the_daily_schedule_does():
 
 
 def test_schedule_and_check_use_the_same_range_tags():
-    # The check launches what the schedule launches: same tag keys as finops_daily_schedule's RunRequest.
-    import inspect
+    # The check launches what the schedule launches: the schedule's own RunRequest (one tick), and
+    # launchRun's params for the same days carry the same job and the same range tags.
+    from datetime import UTC, datetime
 
-    from finops_assets.defs import schedules
+    import dagster as dg
 
-    source = inspect.getsource(schedules.finops_daily_schedule)
-    for tag in logic.launch_params(date(2026, 6, 1), date(2026, 6, 2))["executionMetadata"]["tags"]:
-        if "partition_range" in tag["key"]:
-            assert f'"{tag["key"]}"' in source
+    from finops_assets.definitions import defs
+
+    schedule = defs().resolve_schedule_def("finops_daily_schedule")
+    tick = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=datetime(2026, 7, 31, 6, tzinfo=UTC)))
+    (request,) = tick.run_requests
+    range_tags = {k: v for k, v in request.tags.items() if "partition" in k}
+    first, last = (date.fromisoformat(request.tags[f"dagster/asset_partition_range_{end}"]) for end in ("start", "end"))
+    params = logic.launch_params(first, last)
+    launched = {t["key"]: t["value"] for t in params["executionMetadata"]["tags"]}
+    assert {k: v for k, v in launched.items() if k != "dagster/max_retries"} == range_tags
+    assert params["selector"]["jobName"] == schedule.job_name
 
 
 def test_launched_run_id_or_the_reason_dagster_gave():
@@ -139,8 +148,7 @@ def test_page_urls_are_dagster_routes_under_the_base():
     urls = logic.page_urls("http://127.0.0.1:4000/")
     assert urls["lineage"] == "http://127.0.0.1:4000/asset-groups"
     assert urls["cost_anomalies"] == "http://127.0.0.1:4000/assets/cost_anomalies"
-    assert urls["launchpad"] == ("http://127.0.0.1:4000/locations/__repository__%40finops_assets"
-                                 "/jobs/create_cost_fix_pr/playground")
+    assert urls["launchpad"] == "http://127.0.0.1:4000/locations/finops_assets/jobs/create_cost_fix_pr/playground"
 
 
 def test_one_line_joins_and_cuts():
@@ -172,3 +180,14 @@ def test_a_live_slot_holder_or_another_runs_slot_is_not_stuck():
     assert logic.slot_held_by_dead_step(_logs(DIED), _pool(("r1", "diff_analyses")), "r1") is None
     assert logic.slot_held_by_dead_step(_logs(DIED), _pool(("r2", "routing_decisions_check")), "r1") is None
     assert logic.slot_held_by_dead_step(_logs(DIED), _pool(), "r1") is None
+
+
+def test_the_lineage_opens_every_group():
+    groups = logic.asset_groups({"data": {"assetNodes": [{"groupName": "detection"}, {"groupName": "billing"},
+                                                          {"groupName": "billing"}, {"groupName": None}]}})
+    assert groups == ["billing", "detection"]
+    url = logic.page_urls("http://h", groups)["lineage"]
+    assert url.startswith("http://h/asset-groups?expanded=")
+    ids = unquote(url.split("expanded=")[1]).split(",")
+    assert ids == ["global@global:billing", "__repository__@finops_assets:billing",
+                   "global@global:detection", "__repository__@finops_assets:detection"]

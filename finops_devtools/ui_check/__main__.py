@@ -23,6 +23,7 @@ from finops_devtools.ui_check.logic import CheckFailed
 PROJECT = Path(__file__).resolve().parents[2]  # where pyproject.toml, dagster.yaml and workspace.yaml are
 BIN = Path(sys.executable).parent
 VIEWPORT = {"width": 1600, "height": 1000}
+TALL = {"width": 1900, "height": 1500}  # the lineage is tall: groups stack top to bottom
 
 
 def _free_port() -> int:
@@ -95,10 +96,10 @@ def _screenshots(base: str, out: Path, chromium: str, page_timeout_ms: int) -> l
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
-    urls = logic.page_urls(base)
+    urls = logic.page_urls(base, logic.asset_groups(_graphql(base, logic.GROUPS_QUERY)))
     # What proves each page has drawn its content (not a spinner): text that only the loaded page shows.
     ready = {
-        "lineage": ["text=cost_anomalies", "text=diff_analyses", "text=focus_billing"],
+        "lineage": ["text=cost_anomalies"],  # nodes outside the view are not drawn until zoomed out
         "cost_anomalies": ["text=cost_anomalies", "text=Latest materialization"],
         "cost_anomalies_events": ["text=Materialized"],
         "launchpad": [".CodeMirror", "text=Launch run"],
@@ -109,29 +110,91 @@ def _screenshots(base: str, out: Path, chromium: str, page_timeout_ms: int) -> l
                                     args=["--no-sandbox", "--disable-dev-shm-usage"])
         try:
             for name, url in urls.items():
-                page = browser.new_page(viewport=VIEWPORT, device_scale_factor=1)
+                page = browser.new_page(viewport=TALL if name == "lineage" else VIEWPORT, device_scale_factor=1)
+                in_flight: set = set()
+                page.on("request", lambda r, s=in_flight: s.add(r))
+                page.on("requestfinished", lambda r, s=in_flight: s.discard(r))
+                page.on("requestfailed", lambda r, s=in_flight: s.discard(r))
                 page.goto(url, wait_until="domcontentloaded", timeout=page_timeout_ms)
                 try:
                     for selector in ready[name]:
                         page.locator(selector).first.wait_for(state="visible", timeout=page_timeout_ms)
-                    # The UI polls live data every 2 s; between polls the network goes quiet.
-                    page.wait_for_load_state("networkidle", timeout=page_timeout_ms)
+                    if name == "lineage":
+                        _zoom_to_fit(page)
+                    _settle(page, in_flight, page_timeout_ms)
                     _wait_for_images(page, page_timeout_ms)
                 except PlaywrightTimeout as exc:
                     shot = out / f"{name}.timeout.png"
                     page.screenshot(path=str(shot))
-                    raise CheckFailed(f"{name} page ({url}) did not render: {logic.one_line(exc, 200)}; "
-                                      f"what it showed: {shot}") from None
+                    shown = _error_text(page)
+                    raise CheckFailed(f"{name} page ({url}) did not render"
+                                      + (f", it shows {shown!r}" if shown else f": {logic.one_line(exc, 200)}")
+                                      + f"; see {shot}") from None
                 broken = _error_text(page)
                 shot = out / f"{name}.png"
                 page.screenshot(path=str(shot), full_page=True)
                 if broken:
                     raise CheckFailed(f"{name} page ({url}) shows an error: {broken}; see {shot}")
                 saved.append(shot)
+                if name == "cost_anomalies_events":
+                    chart = _open_markdown(page, "control_charts", out / "cost_anomalies_chart.png", in_flight,
+                                           page_timeout_ms)
+                    if chart:
+                        saved.append(chart)
+                    else:
+                        print("note: cost_anomalies' materialization has no control_charts entry", flush=True)
                 page.close()
         finally:
             browser.close()
     return saved
+
+
+def _zoom_to_fit(page, clicks: int = 10) -> None:
+    """Zoom the lineage out (its own zoom-out button) until the whole graph is inside its viewport:
+    it opens at a fixed zoom, and nodes outside the view are not even drawn."""
+    fits = """() => { const svg = Array.from(document.querySelectorAll('svg'))
+                        .sort((a, b) => b.getBoundingClientRect().height - a.getBoundingClientRect().height)[0];
+                      const g = svg.getBoundingClientRect(), v = svg.parentElement.parentElement.getBoundingClientRect();
+                      return g.height <= v.height && g.width <= v.width; }"""
+    zoom_out = page.locator('button:has([aria-label="zoom_out"])').first
+    for _ in range(clicks):
+        if page.evaluate(fits):
+            return
+        zoom_out.click()
+        page.wait_for_timeout(250)  # the zoom animates; no event marks its end
+
+
+def _open_markdown(page, entry: str, shot: Path, in_flight: set, timeout_ms: int) -> Path | None:
+    """Open a Markdown metadata entry ("[Show Markdown]" in its row) and photograph the dialog once its
+    images have loaded; None when the materialization has no such entry."""
+    row = page.locator("tr", has=page.get_by_text(entry, exact=True))
+    if not row.count():
+        return None
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": 3200})  # the dialog is as tall as the window
+    row.first.get_by_text("Show Markdown").click()
+    dialog = page.locator("[role=dialog]").first
+    dialog.wait_for(state="visible", timeout=timeout_ms)
+    _settle(page, in_flight, timeout_ms)
+    _wait_for_images(page, timeout_ms)
+    dialog.screenshot(path=str(shot))
+    return shot
+
+
+def _settle(page, in_flight: set, timeout_ms: int, quiet_ms: int = 1000) -> None:
+    """Wait until no request has been in flight for quiet_ms (the UI polls live data every 2 s, so
+    the network goes quiet between polls). Playwright's "networkidle" only covers the first load;
+    this also covers what a zoom or a tab asks for afterwards."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    quiet_since = None
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(100)  # lets Playwright deliver the request events
+        if in_flight:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= quiet_ms / 1000:
+            return
+    raise CheckFailed(f"the page at {page.url} never stopped loading ({len(in_flight)} requests in flight)")
 
 
 def _wait_for_images(page, timeout_ms: int) -> None:
@@ -140,7 +203,8 @@ def _wait_for_images(page, timeout_ms: int) -> None:
 
 
 def _error_text(page) -> str | None:
-    for text in ("Something went wrong", "Unexpected GraphQL error", "PythonError", "Page not found"):
+    for text in ("Something went wrong", "Unexpected GraphQL error", "PythonError", "Page not found",
+                 "Pipeline not found", "Asset not found"):
         if page.get_by_text(text, exact=False).count():
             return text
     return None
@@ -176,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         data, home, warehouse, log = work / "data", work / "dagster_home", work / "warehouse" / "finops.duckdb", work / "dg-dev.log"
         home.mkdir()
         warehouse.parent.mkdir()
-        shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
+        # The repo's instance settings (pools, retries), less the UI's first-visit newsletter dialog.
+        (home / "dagster.yaml").write_text((PROJECT / "dagster.yaml").read_text() + "\nnux:\n  enabled: false\n")
         generated = subprocess.run([str(BIN / "finops-assets"), "generate-sample", "--out", str(data), "--seed", "7"],
                                    capture_output=True, text=True)
         if generated.returncode:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import quote
 
+from finops_assets.lib.common.text import one_line
+
 LOCATION = "finops_assets"
 REPOSITORY = "__repository__"  # the name Dagster gives the single repository of a Definitions object
 MATERIALIZE_JOB = "finops_daily"
@@ -208,19 +210,27 @@ def failure_reason(answer: dict) -> str:
     return "run failed (no failure event in its logs)"
 
 
-def page_urls(base: str) -> dict[str, str]:
-    """The pages to photograph, by screenshot name (Dagster 1.13's routes)."""
+GROUPS_QUERY = "{ assetNodes { groupName } }"
+
+
+def asset_groups(answer: dict) -> list[str]:
+    """The asset groups' names, sorted, from a GROUPS_QUERY answer."""
+    return sorted({n["groupName"] for n in (answer.get("data") or {}).get("assetNodes") or [] if n.get("groupName")})
+
+
+def page_urls(base: str, groups: list[str] = ()) -> dict[str, str]:
+    """The pages to photograph, by screenshot name (Dagster 1.13's routes).
+
+    The global lineage opens with every group collapsed to a box; `expanded` opens them. Its ids are
+    `global@global:<group>`, or `<repository>@<location>:<group>` under the UI's per-location flag:
+    both are given."""
     base = base.rstrip("/")
-    location = quote(f"{REPOSITORY}@{LOCATION}")
+    ids = [f"{prefix}:{g}" for g in groups for prefix in ("global@global", f"{REPOSITORY}@{LOCATION}")]
+    expanded = f"?expanded={quote(','.join(ids), safe='')}" if ids else ""
     return {
-        "lineage": f"{base}/asset-groups",
+        "lineage": f"{base}/asset-groups{expanded}",
         "cost_anomalies": f"{base}/assets/{ANOMALY_ASSET}",
         "cost_anomalies_events": f"{base}/assets/{ANOMALY_ASSET}?view=events",
-        "launchpad": f"{base}/locations/{location}/jobs/{PR_JOB}/playground",
+        # The UI names a location's only repository `__repository__` by the location alone.
+        "launchpad": f"{base}/locations/{LOCATION}/jobs/{PR_JOB}/playground",
     }
-
-
-def one_line(text, limit: int = 500) -> str:
-    """A message on one line of at most `limit` characters."""
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
