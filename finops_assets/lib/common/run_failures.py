@@ -1,5 +1,5 @@
 """The on-call record of a failed Dagster run: one JSON line per failure in run_failures.jsonl beside
-the warehouse (pure: the sensor in defs/alerts.py gathers the facts)."""
+the analysts' snapshot (pure: the sensor in defs/alerts.py gathers the facts)."""
 
 import json
 from datetime import datetime
