@@ -270,8 +270,13 @@ def _cmd_chart(args) -> int:
     that replaces it is never blocked)."""
     import duckdb
 
+    from finops_assets.defs.resources import build_resources
     from finops_assets.lib.detection.charts import UnknownAnomalyError, chart_png
 
+    # The code location's own settings (FINOPS_K_SIGMA, the baseline window), so this chart is the
+    # one the UI shows; a bad setting is the one line `run` prints for it.
+    detection = _load(lambda: build_resources(os.environ))["settings"].detection_settings()
+    k_sigma = detection.k_sigma if args.k_sigma is None else args.k_sigma
     warehouse, out = Path(args.warehouse), Path(args.out)
     if not warehouse.is_file():
         raise RunFailed(f"no warehouse {warehouse}: run `finops-assets run` first, or pass --warehouse")
@@ -280,7 +285,7 @@ def _cmd_chart(args) -> int:
     except duckdb.Error as exc:
         raise RunFailed(f"warehouse {warehouse}: {str(exc).strip().splitlines()[0]}") from None
     try:
-        png = chart_png(conn, args.anomaly_id, k_sigma=args.k_sigma)
+        png = chart_png(conn, args.anomaly_id, k_sigma=k_sigma, baseline_days=detection.baseline_window_days)
     except UnknownAnomalyError as exc:
         raise RunFailed(f"{exc} of {warehouse}") from None
     finally:
@@ -295,9 +300,12 @@ def _cmd_chart(args) -> int:
 
 
 def _positive_number(text: str) -> float:
-    value = float(text)
-    if not value > 0 or value == float("inf"):
-        raise ValueError(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
     return value
 
 
@@ -407,9 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
     chart.add_argument("--out", required=True, help="the PNG file to write")
     chart.add_argument("--warehouse", default=os.environ.get("FINOPS_WAREHOUSE", "data/warehouse/finops.duckdb"),
                        help="the analysts' snapshot, opened read-only (default: $FINOPS_WAREHOUSE or %(default)s)")
-    chart.add_argument("--k-sigma", type=_positive_number, default=os.environ.get("FINOPS_K_SIGMA", "3"),
-                       help="control band half-width in robust sigmas, as detection used "
-                            "(default: $FINOPS_K_SIGMA or 3)")
+    chart.add_argument("--k-sigma", type=_positive_number, default=None,
+                       help="control band half-width in robust sigmas (default: detection's, "
+                            "$FINOPS_K_SIGMA or 3); the baseline window is detection's too")
     chart.set_defaults(handler=_cmd_chart)
 
     webhooks = commands.add_parser("serve-webhooks", help="receive deployment webhooks (GitHub Actions, Argo CD, "

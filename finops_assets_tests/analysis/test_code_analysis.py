@@ -8,6 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from finops_assets.lib.common.money import format_money
+
 RUN_CONFIG = "open_cost_fix_pull_request"
 
 
@@ -88,6 +90,9 @@ def test_pr_job_refuses_without_approver_and_opens_one_draft_branch_with_one(pip
     assert changed == [target["offending_file"]]
     message = _git(repo, "log", "-1", "--format=%B", branch)
     assert "Approved by **`Dana Oncall`**" in message and target["anomaly_id"] in message
+    [anomaly] = rows(warehouse, "select excess_cost from cost_anomalies where anomaly_id = $a", {"a": target["anomaly_id"]})
+    [(currency,)] = [tuple(r.values()) for r in rows(warehouse, "select reporting_currency from billing_reporting_currency")]
+    assert currency == "USD" and f"excess {format_money(anomaly['excess_cost'], currency)} over" in message
     assert _git(repo, "rev-parse", "main") == main_before  # never the default branch
 
     again = _launch(data, warehouse, target["analysis_id"], "Dana Oncall", monkeypatch)

@@ -129,3 +129,11 @@ def test_outside_prose_cannot_produce_links_or_mentions():
     # the check would catch the prose had it stayed plain text
     assert GFM_AUTOLINK.findall(LINKY) == ["https://", "www.", "@a", "@m", "sec@evil.e", "#1", "GH-7", "/svc#9",
                                            "https://", "http://"]
+
+
+def test_the_excess_in_the_body_is_in_the_reporting_currency():
+    anomaly = {"resource_id": "r1", "team": "t", "sigma": 7.0, "excess_cost": 1234.565, "days_elevated": 2}
+    body = plan_pull_request(ANALYSIS, anomaly, "Dana Oncall", {REPO}, "a1", currency="EUR").body
+    assert "sigma above baseline; excess EUR 1,234.57 over" in body and "$" not in body
+    assert "excess JPY 1,235 over" in plan_pull_request(ANALYSIS, anomaly, "Dana Oncall", {REPO}, "a1",
+                                                        currency="JPY").body

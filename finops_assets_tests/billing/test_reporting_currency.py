@@ -5,7 +5,10 @@ back through lib/billing/currency.py `reporting_currency`: never guessed from th
 import pytest
 
 from finops_assets.lib.billing import ingest as ingest_module
-from finops_assets.lib.billing.currency import record_reporting_currency, reporting_currency
+from finops_assets.lib.billing.currency import (
+    record_reporting_currency,
+    reporting_currency,
+)
 from finops_assets.lib.billing.ingest import IngestSettings
 from finops_assets_tests.billing.test_focus_ingest import ingest, line, rows, write_csv
 

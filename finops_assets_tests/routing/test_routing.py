@@ -80,3 +80,12 @@ def test_gradual_rise_looks_back_seven_days_for_a_latent_change():
 def test_same_service_outranks_the_teams_other_repositories():
     other = {**deployment(5, "Raise HPA limit", "dep-other"), "same_service": False}
     assert rank_candidates([other, deployment(50)])[0]["deployment_id"] == "dep-1"
+
+
+def test_money_in_a_rationale_is_in_the_reporting_currency():
+    new_spend = anomaly(resource_first_day=date(2026, 7, 1), region_new_to_account=True, actual_cost=1234.5)
+    decision = route(new_spend, [], has_repository_map=True, currency="EUR")
+    assert decision.path == "security_incident"
+    assert "a new resource spent EUR 1,234.50 in a day" in decision.rationale
+    assert "$" not in decision.rationale
+    assert "spent JPY 1,235 in a day" in route(new_spend, [], has_repository_map=True, currency="JPY").rationale

@@ -3,25 +3,21 @@ import polars as pl
 
 from finops_assets.defs.catalog import DAILY_FRESHNESS, table_metadata
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
-from finops_assets.lib.common.metadata import (
-    format_money,
-    markdown_table,
-    reporting_currency,
-)
+from finops_assets.lib.billing.currency import reporting_currency
+from finops_assets.lib.common.metadata import markdown_table
+from finops_assets.lib.common.money import format_money
 from finops_assets.lib.detection.charts import chart_section, chart_series, render_chart
 from finops_assets.lib.detection.pipeline import (
     build_anomalies,
     build_baselines,
     build_team_alerts,
 )
+from finops_assets.lib.detection.priority import TOP_ANOMALIES, top_anomaly_ids
 from finops_assets.resources.settings import FinopsSettings
 from finops_assets.resources.warehouse import FinopsWarehouse
 
 OWNERS = ["team:finops"]
 GROUP = "detection"
-# Charts in an asset's metadata: each PNG is 11 to 20 kB (lib/detection/charts.py) and is stored with
-# the materialization event in the run storage, so only the top few by priority.
-TOP_CHARTS = 5
 
 
 @dg.asset(
@@ -59,14 +55,14 @@ def cost_anomalies(context: dg.AssetExecutionContext, warehouse: FinopsWarehouse
         build_anomalies(conn, settings.detection_settings())
         top = conn.sql("select anomaly_id, resource_id, anomaly_date, round(sigma, 1) as sigma, "
                        "excess_cost, days_elevated, round(priority_score, 1) as priority "
-                       "from cost_anomalies order by priority_score desc limit 10").pl()
+                       "from cost_anomalies order by priority_score desc nulls last, anomaly_id limit 10").pl()
         total = conn.sql("select count(*), coalesce(sum(excess_cost), 0) from cost_anomalies").fetchall()[0]
         currency = reporting_currency(conn)
         # Routing runs after this asset: a routing_decisions table now is the last run's, so no cause here.
         detection = settings.detection_settings()
         series = [chart_series(conn, anomaly_id, k_sigma=detection.k_sigma, with_cause=False,
                                baseline_days=detection.baseline_window_days)
-                  for anomaly_id in top["anomaly_id"].head(TOP_CHARTS)]
+                  for anomaly_id in top_anomaly_ids(conn, TOP_ANOMALIES)]
     top = top.with_columns(excess_cost=pl.Series([format_money(v, currency) for v in top["excess_cost"]], dtype=pl.String))
     return dg.MaterializeResult(metadata={
         "dagster/row_count": total[0],

@@ -6,13 +6,14 @@ from pydantic import Field
 
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
 from finops_assets.lib.analysis.patches import PatchError, apply_patch
+from finops_assets.lib.billing.currency import reporting_currency
 from finops_assets.lib.codehost.host import CodeHostError
 from finops_assets.lib.common.sql import load_sql
+from finops_assets.lib.common.text import one_line
 from finops_assets.lib.pull_requests.approvers import escape_visible, parse_allowlist
 from finops_assets.lib.pull_requests.plan import (
     Refusal,
     branch_for,
-    one_line,
     plan_pull_request,
 )
 from finops_assets.resources.code_host import CodeHostResource
@@ -64,12 +65,13 @@ def open_cost_fix_pull_request(context: dg.OpExecutionContext, config: CostFixPu
         analysis = _row(conn, "diff_analyses", "analysis_id", config.analysis_id) if exists else None
         anomaly = _row(conn, "cost_anomalies", "anomaly_id", analysis["anomaly_id"]) if analysis else None
         registered = {r[0] for r in conn.sql("select repository from team_repositories").fetchall()}
+        currency = reporting_currency(conn)
     if analysis:
         audit.update(anomaly_id=analysis["anomaly_id"], repository=analysis["repository"],
                      branch=branch_for(analysis["anomaly_id"]))
     try:
         plan = plan_pull_request(analysis, anomaly, config.approver, registered, config.analysis_id,
-                                 parse_allowlist(os.environ.get("FINOPS_PR_APPROVERS")))
+                                 parse_allowlist(os.environ.get("FINOPS_PR_APPROVERS")), currency=currency)
         audit["approver"] = plan.approver
         host = code_host.host()
         original = host.file_at(plan.repository, plan.commit_sha, plan.path)

@@ -20,15 +20,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from PIL import Image
 
-from finops_assets.lib.common.metadata import (
-    format_money,
-    markdown_image,
-    md_escape,
-    reporting_currency,
-)
+from finops_assets.lib.billing.currency import reporting_currency
+from finops_assets.lib.common.metadata import markdown_image
+from finops_assets.lib.common.money import format_money
 from finops_assets.lib.common.sql import load_sql
+from finops_assets.lib.common.text import md_cell, md_code, md_header, md_text, one_line
 
-BASELINE_DAYS = 28     # days shown before the anomaly by default: DetectionSettings.baseline_window_days
 DAYS_AFTER = 14        # days shown after the episode's last elevated day (fewer when the bill ends)
 HOURS_AROUND = 48      # the hourly panel: this many hours before and after the onset
 # 800 x 450 px at 80 dpi, a 64-colour optimized PNG: 11 to 20 kB per chart (measured on a generated
@@ -68,10 +65,11 @@ def _rows(conn: duckdb.DuckDBPyConnection, name: str, params: dict) -> list[dict
     return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
 
 
-def chart_series(conn: duckdb.DuckDBPyConnection, anomaly_id: str, k_sigma: float = 3.0,
-                 with_cause: bool = True, baseline_days: int = BASELINE_DAYS) -> ChartSeries:
+def chart_series(conn: duckdb.DuckDBPyConnection, anomaly_id: str, *, k_sigma: float, baseline_days: int,
+                 with_cause: bool = True) -> ChartSeries:
     """The points of one anomaly's chart. `k_sigma` is the control limit detection used (the band),
-    `baseline_days` its baseline window (the days shown before the anomaly);
+    `baseline_days` its baseline window (the days shown before the anomaly): both from the settings
+    (DetectionSettings.k_sigma, .baseline_window_days), so every chart of an anomaly is the same;
     `with_cause=False` leaves routing_decisions unread (cost_anomalies is charted before routing runs,
     so a routing_decisions table then is the previous run's). UnknownAnomalyError for an unknown id."""
     if not _has_table(conn, "cost_anomalies"):
@@ -99,27 +97,26 @@ def chart_series(conn: duckdb.DuckDBPyConnection, anomaly_id: str, k_sigma: floa
                        cause=cause, k_sigma=k_sigma)
 
 
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
 def chart_title(series: ChartSeries) -> str:
     a = series.anomaly
     cause = f" \u00b7 {series.cause['path']} ({series.cause['confidence']})" if series.cause else ""
-    return f"{a['anomaly_id']} \u00b7 {_shorten(str(a['resource_id']), 64)}{cause}"
+    return f"{a['anomaly_id']} \u00b7 {one_line(a['resource_id'], 64)}{cause}"
 
 
-def render_chart(series: ChartSeries) -> bytes:
-    """The chart as PNG bytes, the same bytes for the same series (no date or software stamp)."""
+_STYLE = {"font.family": ["DejaVu Sans"], "font.size": 9, "axes.titlesize": 10}
+
+
+def chart_figure(series: ChartSeries) -> Figure:
+    """The chart as a matplotlib Figure, not yet drawn (render_chart draws it): its axes say what is
+    plotted (the cost axes are labelled with the reporting currency)."""
     unit = f"cost ({series.currency})" if series.currency else "cost"
     top = max([0.0, *series.daily["actual_cost"].drop_nulls().to_list(), *series.hourly["cost"].to_list()])
     money = FuncFormatter(lambda v, _pos: f"{v:,.0f}" if top >= 100 else f"{v:,.2f}")
     onset = series.onset
-    with rc_context({"font.family": ["DejaVu Sans"], "font.size": 9, "axes.titlesize": 10}):
+    with rc_context(_STYLE):
         fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
-        canvas = FigureCanvasAgg(fig)
         daily_ax, hourly_ax = fig.subplots(2, 1, height_ratios=[3, 2])
-        fig.suptitle(chart_title(series), fontsize=11)
+        fig.suptitle(chart_title(series), fontsize=11, parse_math=False)  # a `$` from the bill is not mathtext
 
         # Days without a baseline (too little history) are gaps in the band, not lines drawn across them.
         d = series.daily.with_columns(pl.col("baseline_mean", "band_low", "band_high").fill_null(float("nan")))
@@ -161,6 +158,13 @@ def render_chart(series: ChartSeries) -> bytes:
             hourly_ax.grid(alpha=0.3)
         # Fixed margins instead of tight_layout (which draws the figure once more: a third of the time).
         fig.subplots_adjust(left=0.075, right=0.985, top=0.87, bottom=0.075, hspace=0.42)
+    return fig
+
+
+def render_chart(series: ChartSeries) -> bytes:
+    """The chart as PNG bytes, the same bytes for the same series (no date or software stamp)."""
+    with rc_context(_STYLE):
+        canvas = FigureCanvasAgg(chart_figure(series))
         canvas.draw()
         width, height = canvas.get_width_height()
         image = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1).convert("RGB")
@@ -172,10 +176,11 @@ def render_chart(series: ChartSeries) -> bytes:
     return small.getvalue()
 
 
-def chart_png(conn: duckdb.DuckDBPyConnection, anomaly_id: str, k_sigma: float = 3.0,
+def chart_png(conn: duckdb.DuckDBPyConnection, anomaly_id: str, *, k_sigma: float, baseline_days: int,
               with_cause: bool = True) -> bytes:
     """chart_series + render_chart: one anomaly's control chart as PNG bytes."""
-    return render_chart(chart_series(conn, anomaly_id, k_sigma=k_sigma, with_cause=with_cause))
+    return render_chart(chart_series(conn, anomaly_id, k_sigma=k_sigma, baseline_days=baseline_days,
+                                     with_cause=with_cause))
 
 
 # ---- Markdown for materialization metadata --------------------------------------------------
@@ -187,7 +192,7 @@ _MONEY_EVIDENCE = {"excess_cost", "actual_cost"}
 def chart_section(series: ChartSeries, png: bytes) -> str:
     """One anomaly in Markdown: its title, its figures in the reporting currency, its chart."""
     a = series.anomaly
-    return (f"**{md_escape(chart_title(series))}**  \n"
+    return (f"**{md_code(chart_title(series))}**  \n"
             f"{a['anomaly_date']}: sigma {a['sigma']:.1f}, excess {format_money(a['excess_cost'], series.currency)} "
             f"over {a['days_elevated']} day(s), onset {a['detected_at']:%Y-%m-%d %H:%M} UTC\n\n"
             + markdown_image(png, f"control chart of anomaly {a['anomaly_id']}"))
@@ -198,21 +203,22 @@ def _evidence_value(key: str, value, currency: str | None) -> str:
         return format_money(value, currency)
     if isinstance(value, float):
         return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.1f}" if abs(value) >= 10 else f"{value:.3g}"
-    return md_escape(value, limit=120)
+    return md_cell(value, limit=120)
 
 
 def evidence_section(series: ChartSeries) -> str:
     """Routing's decision for the anomaly beside its chart: path, confidence, rationale and the
-    evidence numbers it was decided on (those that are known)."""
+    evidence numbers it was decided on (those that are known). Every text read back from the warehouse
+    (the rationale quotes commit messages and resource ids) is a code span (lib/common/text.py)."""
     if series.cause is None:
         return "_not routed yet_"
     cause = series.cause
     evidence = json.loads(cause["evidence"] or "{}")
-    rows = [f"| {md_escape(k)} | {_evidence_value(k, v, series.currency)} |"
+    rows = [f"| {md_header(k)} | {_evidence_value(k, v, series.currency)} |"
             for k, v in sorted(evidence.items()) if v is not None]
-    lines = [f"path **{md_escape(cause['path'])}**, confidence **{md_escape(cause['confidence'])}**"
-             + (f", deployment {md_escape(cause['deployment_id'])}" if cause.get("deployment_id") else ""),
-             "", f"> {md_escape(cause['rationale'], limit=1000)}", ""]
+    lines = [f"path **{md_code(cause['path'])}**, confidence **{md_code(cause['confidence'])}**"
+             + (f", deployment {md_code(cause['deployment_id'])}" if cause.get("deployment_id") else ""),
+             "", f"> {md_text(cause['rationale'], limit=1000) or '_no rationale_'}", ""]
     if rows:
         lines += ["| evidence | value |", "|---|---|", *rows]
     return "\n".join(lines)

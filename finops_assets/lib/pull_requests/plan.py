@@ -4,14 +4,16 @@ A PR is opened only for a high-confidence analysis whose patch is a plain modifi
 file alone, in a repository registered in team_repositories, approved by a named person; always as a draft
 on a `finops/cost-fix-<anomaly id>` branch, never on the default branch. Every string in the PR body that
 came from outside (analyzer answer, bill, run config) is an inline code span: it cannot add headings, links,
-HTML, @-mentions, autolinked URLs or a fake "Approved by" section, nor close the diff block early.
+HTML, @-mentions, autolinked URLs or a fake "Approved by" section, nor close the diff block early
+(md_code, md_text and md_fenced in lib/common/text.py).
 """
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from finops_assets.lib.analysis.patches import PatchError, parse_fix_patch
+from finops_assets.lib.common.money import format_money
+from finops_assets.lib.common.text import md_code, md_fenced, md_text, one_line
 from finops_assets.lib.deployments.repository_names import (
     RepositoryNameError,
     validate_repository,
@@ -41,43 +43,12 @@ def branch_for(anomaly_id: str) -> str:
     return f"finops/cost-fix-{anomaly_id}"
 
 
-def one_line(value: object, limit: int = 2000) -> str:
-    """Plain text on one line: control and format characters become spaces, runs of whitespace one space."""
-    text = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in str(value))
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def md_text(value: object, limit: int = 2000) -> str:
-    """Untrusted prose as literal Markdown on one line: one inline code span (md_code). Inside a code span
-    nothing is markup (no emphasis, link, image, HTML, heading, table or block), and GitHub turns nothing
-    into a link or a notification there: no bare URL (`http://`, `https://`, `www.`), e-mail address,
-    @user or @org/team mention, #123 / GH-123 / owner/repo#123 reference, commit id or :emoji:. Backslash
-    escapes could not do that: GitHub autolinks `www.evil.example` and notifies `@acme/security-team` in
-    plain text whatever is escaped around them."""
-    return md_code(value, limit)
-
-
-def md_code(value: object, limit: int = 300) -> str:
-    """Untrusted text as an inline code span, fenced by more backticks than it contains (CommonMark); a
-    text that starts or ends with a backtick is padded with one space each side (which CommonMark strips)."""
-    text = one_line(value, limit)
-    if not text:
-        return ""
-    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
-    return f"{fence} {text} {fence}" if text.startswith("`") or text.endswith("`") else f"{fence}{text}{fence}"
-
-
-def md_fenced(text: str, info: str = "") -> str:
-    """A fenced code block that no line of `text` can close: the fence is longer than any backtick run."""
-    fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
-    return f"{fence}{info}\n{text.rstrip()}\n{fence}"
-
-
 def plan_pull_request(analysis: dict | None, anomaly: dict | None, approver: str, registered: set[str],
-                      analysis_id: str, allowlist: frozenset[str] | None = None) -> PullRequestPlan:
+                      analysis_id: str, allowlist: frozenset[str] | None = None,
+                      currency: str | None = None) -> PullRequestPlan:
     """Check every guardrail; raise Refusal with the first one that fails. `allowlist`: the folded
-    names of FINOPS_PR_APPROVERS (see lib/pull_requests/approvers.py), None for no allowlist."""
+    names of FINOPS_PR_APPROVERS (see lib/pull_requests/approvers.py), None for no allowlist;
+    `currency`: the warehouse's reporting currency (lib/billing/currency.py), for the excess cost."""
     try:
         approver = normalize_approver(approver, allowlist)
     except ApproverError as exc:
@@ -109,7 +80,7 @@ def plan_pull_request(analysis: dict | None, anomaly: dict | None, approver: str
 - Anomaly: {md_code(analysis['anomaly_id'])} on {md_code(anomaly.get('resource_id', '?'))} (team \
 {md_text(anomaly.get('team', '?'))}, {md_text(anomaly.get('department', '?'))})
 - Onset: {md_text(anomaly.get('detected_at', '?'))} UTC; {float(sigma):.1f} sigma above baseline; excess \
-${float(excess):,.2f} over {md_text(anomaly.get('days_elevated', '?'))} day(s)
+{format_money(float(excess), currency)} over {md_text(anomaly.get('days_elevated', '?'))} day(s)
 - Suspect deployment: {md_code(analysis.get('deployment_id'))}, commit {md_code(analysis['commit_sha'])}
 
 ## Root cause
