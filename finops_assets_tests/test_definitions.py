@@ -4,6 +4,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from finops_assets.definitions import defs
 from finops_assets.defs.pools import DUCKDB_WRITE_POOL
@@ -96,3 +97,20 @@ def test_every_daily_asset_has_the_daily_freshness_policy():
     graph = defs().resolve_asset_graph()
     for key in graph.executable_asset_keys:
         assert graph.get(key).freshness_policy == DAILY_FRESHNESS, key
+
+
+@pytest.mark.parametrize("config_file", ["dagster.yaml", "dagster.postgres.yaml"])
+def test_both_instance_configs_free_the_write_slot_of_an_ended_run(config_file, tmp_path):
+    """A step process that dies keeps its duckdb_write slot; run monitoring frees it once the run ended,
+    so the retry or the next run is not queued behind a dead slot forever (seen in make ui-check)."""
+    import yaml
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / config_file).read_text())
+    assert config["run_monitoring"]["enabled"] is True
+    assert 0 < config["run_monitoring"]["free_slots_after_run_end_seconds"] <= 300
+    if config_file == "dagster.yaml":
+        (tmp_path / "dagster.yaml").write_text((Path(__file__).resolve().parents[1] / config_file).read_text())
+        with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+            assert instance.run_monitoring_enabled
+            assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] == \
+                config["run_monitoring"]["free_slots_after_run_end_seconds"]
