@@ -114,3 +114,12 @@ def test_both_instance_configs_free_the_write_slot_of_an_ended_run(config_file, 
             assert instance.run_monitoring_enabled
             assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] == \
                 config["run_monitoring"]["free_slots_after_run_end_seconds"]
+
+
+def test_the_pr_job_cannot_be_launched_without_an_approver():
+    """The Launchpad marks the approver required: a launch without one is refused before any run."""
+    job = defs().resolve_job_def("create_cost_fix_pr")
+    op = "open_cost_fix_pull_request"
+    with pytest.raises(dg.DagsterInvalidConfigError, match="approver"):
+        dg.validate_run_config(job, {"ops": {op: {"config": {"analysis_id": "a1"}}}})
+    dg.validate_run_config(job, {"ops": {op: {"config": {"analysis_id": "a1", "approver": "Dana Oncall"}}}})

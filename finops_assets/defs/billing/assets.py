@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import dagster as dg
 import polars as pl
 from pydantic import Field
@@ -165,7 +167,8 @@ def _rollup_asset(table: str, grain: str, description: str):
         cost_total = by_owner["cost"].sum() if len(by_owner) else 0.0
         owners_shown = by_owner.with_columns(
             [pl.Series(c, [format_money(v, currency) for v in by_owner[c]], dtype=pl.String) for c in ("cost", "billed_cost")])
-        context.log.info(f"{table}: {rows:,} rows for {start}..{end} ({grain})")
+        last = end - timedelta(days=1)  # the window's end is exclusive; the log names the last day built
+        context.log.info(f"{table}: {rows:,} rows for {start}..{last} ({grain})")
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": rows,

@@ -22,7 +22,9 @@ from finops_assets.resources.warehouse import FinopsWarehouse
 
 class CostFixPullRequestConfig(dg.Config):
     analysis_id: str = Field(description="diff_analyses.analysis_id of the finding to fix")
-    approver: str = Field(default="", description="Name of the on-call person approving this PR (required)")
+    # No default: the Launchpad asks for it before the run starts (an empty or hostile name is still
+    # refused by the run, with its reason on one line).
+    approver: str = Field(description="Name of the on-call person approving this PR")
 
 
 def _row(conn, table: str, key: str, value: str) -> dict | None:
