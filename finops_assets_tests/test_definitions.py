@@ -123,3 +123,20 @@ def test_the_pr_job_cannot_be_launched_without_an_approver():
     with pytest.raises(dg.DagsterInvalidConfigError, match="approver"):
         dg.validate_run_config(job, {"ops": {op: {"config": {"analysis_id": "a1"}}}})
     dg.validate_run_config(job, {"ops": {op: {"config": {"analysis_id": "a1", "approver": "Dana Oncall"}}}})
+
+
+EXPECTED_SENSORS = {  # name -> the job it launches (None: it only records)
+    "new_bill_sensor": "finops_daily", "deployment_event_sensor": "correlate_new_deployments",
+    "publish_after_successful_run": "publish_analyst_snapshot", "run_failure_alert": None,
+}
+
+
+def test_every_sensor_is_listed_and_runs_by_default():
+    """`make dev` starts them all: a new bill is ingested and built with no click (new_bill_sensor)."""
+    definitions = defs()
+    sensors = {s.name: s for s in definitions.sensors}
+    assert set(sensors) == set(EXPECTED_SENSORS)
+    for name, job in EXPECTED_SENSORS.items():
+        sensor = definitions.resolve_sensor_def(name)
+        assert sensor.default_status == dg.DefaultSensorStatus.RUNNING, name
+        assert (sensor.job_name if sensor.has_jobs else None) == job, name
