@@ -14,6 +14,7 @@ from finops_assets.definitions import defs
 from finops_assets.lib.billing.bill_sensor import (
     INGESTION_ASSETS,
     folder_signature,
+    ingested_since_built,
     missing_days,
     range_to_build,
 )
@@ -81,6 +82,13 @@ def test_a_delivery_is_ingested_then_exactly_its_days_are_built_then_nothing(loc
         [again] = tick.run_requests
         assert sorted(k.to_user_string() for k in again.asset_selection) == sorted(INGESTION_ASSETS)
         assert again.run_key != ingest.run_key
+        _run(location, instance, again)
+
+        # Every day is built, but the delivery may restate them: all are rebuilt, as `run` does.
+        tick = _tick(location, instance, tick.cursor)
+        [rebuild] = tick.run_requests
+        assert (rebuild.tags[RANGE_START], rebuild.tags[RANGE_END]) == (days[0], days[-1])
+        assert rebuild.run_key != build.run_key
 
 
 def test_nothing_is_asked_while_a_finops_daily_run_is_in_progress(location):
@@ -121,3 +129,12 @@ def test_missing_days_are_the_bills_partitions_without_a_rollup():
     assert range_to_build(missing) == ("2026-06-02", "2026-06-06")
     assert missing_days(None, None, keys, set()) == [] and range_to_build([]) is None
     assert missing_days(date(2026, 6, 3), date(2026, 6, 3), keys, built) == []
+    assert missing_days(date(2026, 6, 1), date(2026, 6, 3), keys, built, rebuild_all=True) == \
+        ["2026-06-02", "2026-06-03"]
+
+
+def test_a_bill_ingested_after_the_last_rollup_is_rebuilt_whole():
+    assert ingested_since_built(100.0, None)
+    assert ingested_since_built(100.0, 99.0)
+    assert not ingested_since_built(100.0, 101.0)
+    assert not ingested_since_built(None, None)

@@ -2,10 +2,13 @@
 `finops-assets run` does in-process (cli.py's run_pipeline), in two sensor ticks on finops_daily.
 
 Tick A: the billing folder's signature (names, sizes, mtimes) changed since the cursor -> one run of
-the ingestion assets. Tick B: the ingested bill's days with no billing_rollup partition yet -> one
-run of everything else over one range (first to last missing day), with the same partition-range
-tags as the daily schedule. No tick while a finops_daily run is queued or in progress, so the
-rebuild never reads the bill half-ingested and never races the schedule or a UI backfill."""
+the ingestion assets. Tick B: after an ingestion that no billing_rollup has followed, every day the
+CLI would rebuild (the bill's days, and days rolled up before whose rows may have left with a
+removed file: a re-delivery restates days already built); else the bill's days with no
+billing_rollup partition yet -> one run of everything else over one range (first to last day, days
+between included), with the same partition-range tags as the daily schedule. No tick while a
+finops_daily run is queued or in progress, so the build never reads a bill half-ingested and never
+races the schedule or a UI backfill."""
 
 import json
 
@@ -18,6 +21,7 @@ from finops_assets.defs.schedules import finops_daily_job
 from finops_assets.lib.billing.bill_sensor import (
     INGESTION_ASSETS,
     folder_signature,
+    ingested_since_built,
     missing_days,
     range_to_build,
 )
@@ -30,15 +34,15 @@ ACTIVE_RUN_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_START
 LOCK_WAIT_S = 5.0  # the sensor never waits for a writer longer than this (it runs in the code server)
 
 
-def _bill_days(warehouse: FinopsWarehouse):
-    """(first, last) usage day of the ingested bill, read-only; a str reason when it cannot be read."""
+def _bill_days(warehouse: FinopsWarehouse, query: str):
+    """(first, last) day from one of billing's day queries, read-only; a str reason when it cannot be read."""
     reader = FinopsWarehouse(snapshot_path=warehouse.snapshot_path, writer_path=warehouse.writer_path,
                              memory_limit=warehouse.memory_limit, lock_timeout_s=LOCK_WAIT_S)
     try:
         with reader.read() as conn:
             if not conn.execute("select count(*) from duckdb_tables() where table_name = 'focus_billing'").fetchone()[0]:
                 return "no bill ingested yet"
-            return fetch_one(conn, load_sql("billing/select_bill_days"))
+            return fetch_one(conn, load_sql(query))
     except Timeout:
         return "another process is writing the warehouse"
     except duckdb.Error as exc:
@@ -64,18 +68,22 @@ def new_bill_sensor(context: dg.SensorEvaluationContext, settings: FinopsSetting
         return dg.SensorResult(run_requests=[run],
                                cursor=json.dumps({"signature": signature, "ingestions": ingestions}))
 
-    days = _bill_days(warehouse)
+    ingested = context.instance.get_latest_materialization_event(dg.AssetKey("focus_billing"))
+    rolled_up = context.instance.get_latest_materialization_event(dg.AssetKey("billing_rollup"))
+    rebuild_all = ingested_since_built(ingested and ingested.timestamp, rolled_up and rolled_up.timestamp)
+    days = _bill_days(warehouse, "billing/select_days_to_rebuild" if rebuild_all else "billing/select_bill_days")
     if isinstance(days, str):
         return dg.SkipReason(days)
     built = context.instance.get_materialized_partitions(dg.AssetKey("billing_rollup"))
-    to_build = range_to_build(missing_days(*days, daily_partitions.get_partition_keys(), built))
+    to_build = range_to_build(missing_days(*days, daily_partitions.get_partition_keys(), built, rebuild_all))
     if to_build is None:
         return dg.SkipReason("every day of the ingested bill has billing_rollup" if days[0] else "the bill has no rows")
     first, last = to_build
     job = context.repository_def.get_job(finops_daily_job.name)
     rest = sorted(key for key in job.asset_layer.executable_asset_keys if key.to_user_string() not in INGESTION_ASSETS)
     return dg.RunRequest(
-        run_key=f"bill-days-{first}..{last}-{signature[:16]}",
+        # One build per range and ingestion: a failed build is not relaunched on every tick.
+        run_key=f"bill-days-{first}..{last}-{signature[:12]}-{ingested.run_id[:8] if ingested else 'none'}",
         asset_selection=rest,
         tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last,
               "finops/trigger": "new_bill_sensor"},
