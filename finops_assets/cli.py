@@ -8,8 +8,6 @@ import time
 from datetime import date
 from pathlib import Path
 
-INGESTION_ASSETS = ["focus_billing", "billing_quarantine", "billing_files"]
-
 
 class RunFailed(Exception):
     """A one-line reason the run did not complete."""
@@ -176,11 +174,13 @@ def run_pipeline(data_dir: Path, warehouse: Path) -> int:
     _check_billing_folder(data_dir / "billing")
     from finops_assets.definitions import defs
     from finops_assets.defs.resources import build_resources
+    from finops_assets.lib.billing.bill_sensor import INGESTION_ASSETS
     from finops_assets.lib.common.sql import fetch_one, load_sql
     from finops_assets.lib.publishing.run_summary import run_summary
     from finops_assets.lib.publishing.snapshot import WarehouseLocationError
 
-    # Explicit resources from this command's arguments (the environment is never written).
+    # Explicit resources from this command's arguments (FINOPS_DATA_DIR / FINOPS_WAREHOUSE are never
+    # written; loading the definitions exports the partition start, see defs/partitions.py).
     settings = {**os.environ, "FINOPS_DATA_DIR": str(data_dir), "FINOPS_WAREHOUSE": str(warehouse)}
     definitions = _with_resources(_load(defs), _load(lambda: build_resources(settings)))
     job = definitions.resolve_job_def("finops_daily")
@@ -194,7 +194,7 @@ def run_pipeline(data_dir: Path, warehouse: Path) -> int:
     started = time.monotonic()
 
     print(f"[1/2] ingesting billing files from {data_dir / 'billing'}", flush=True)
-    _execute(job, instance, INGESTION_ASSETS)
+    _execute(job, instance, list(INGESTION_ASSETS))
     warehouse_resource = definitions.resources["warehouse"]
     with warehouse_resource.read() as conn:
         first_day, last_day = fetch_one(conn, load_sql("billing/select_days_to_rebuild"))

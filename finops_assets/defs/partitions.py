@@ -1,5 +1,5 @@
-"""The daily partitions start where the bill starts, so "Materialize all" (All partitions) in the UI
-covers the sample or your bill without typing a range.
+"""The daily partitions start where the bill starts (so "Show all partitions" then "All" in the UI's
+Materialize dialog covers the bill; the bill sensor in defs/billing/sensors.py builds new days by itself).
 
 Decided when the code location loads, from cheap sources only, in this order:
 1. FINOPS_PARTITION_START (YYYY-MM-DD) when set: an explicit start always wins;
