@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 import duckdb
 import polars as pl
 
+from finops_assets.lib.billing.vendors import register_vendor_lines
 from finops_assets.lib.common.sql import load_sql
 
 # Resource-days per baseline pass: median/MAD windows hold their frames in memory, so big bills are
@@ -105,6 +106,7 @@ def anomaly_evidence(conn: duckdb.DuckDBPyConnection, settings: DetectionSetting
     """One row per anomaly with everything routing looks at (anomaly, onset shape, bill, traffic)."""
     conn.execute(load_sql("billing/create_cost_metric_macro"))
     conn.execute(load_sql("billing/create_billing_cost_basis"))
+    register_vendor_lines(conn)  # which lines are third party (lib/billing/vendors.py)
     bill = select_frame(conn, "detection/select_anomaly_evidence", settings)
     traffic = select_frame(conn, "detection/select_traffic_evidence", settings)
     anomalies = conn.sql("select * from cost_anomalies").pl()

@@ -1,7 +1,9 @@
 -- What the bill itself says about each anomaly's resource, in the 72 hours before its onset and
 -- the 24 hours from it: commitment coverage, SKU and resource type, unit price, quantity, who
 -- publishes the line, and whether its region or service is new to the sub-account or team (no spend
--- in the $baseline_window_days days before).
+-- in the $baseline_window_days days before). A line is third party by lib/billing/vendors.py: its
+-- names' vendor identities (temp table vendor_lines) or a marketplace marker (macro marketplace_line),
+-- never by comparing the names as text ('AWS' and 'Amazon Web Services EMEA SARL' are one vendor).
 with rows as (
     select
         a.anomaly_id,
@@ -13,7 +15,8 @@ with rows as (
         cost_metric($cost_metric, f.billed_cost, f.effective_cost, f.list_cost, b.effective_cost_trusted, f.charge_category)::double as cost,
         f.commitment_discount_id is not null or lower(coalesce(f.pricing_category, '')) = 'committed' as committed,
         f.sku_id, f.sku_price_id, f.resource_type, f.service_category,
-        f.provider_name, f.publisher_name, f.host_provider_name
+        f.provider_name, f.publisher_name, f.host_provider_name,
+        coalesce(v.third_party_vendor, false) or marketplace_line(f.charge_description, f.resource_id) as third_party
     from cost_anomalies a
     join focus_billing f
       on coalesce(f.resource_id, concat_ws('/', 'unresourced', f.provider_name, f.sub_account_id, f.service_name, f.region_id)) = a.resource_id
@@ -23,6 +26,11 @@ with rows as (
     left join billing_cost_basis b
       on b.provider_name is not distinct from f.provider_name
      and b.billing_account_id is not distinct from f.billing_account_id
+    left join vendor_lines v
+      on v.provider_name is not distinct from f.provider_name
+     and v.publisher_name is not distinct from f.publisher_name
+     and v.host_provider_name is not distinct from f.host_provider_name
+     and v.invoice_issuer_name is not distinct from f.invoice_issuer_name
 ),
 sides as (
     select
@@ -46,8 +54,7 @@ sides as (
         sum(coalesce(pricing_quantity, consumed_quantity)) filter (where week_before) / 24.0 as quantity_per_hour_week_before,
         count(*) filter (where recent and not after_onset) as rows_before,
         arg_max(service_category, cost) as service_category,
-        bool_or(coalesce(publisher_name, host_provider_name) is not null and provider_name is not null
-                and lower(coalesce(publisher_name, host_provider_name)) <> lower(provider_name)) as third_party_line,
+        coalesce(bool_or(third_party), false) as third_party_line,
         arg_max(coalesce(publisher_name, host_provider_name), cost) as publisher_name,
         arg_max(provider_name, cost) as provider_name
     from rows group by 1
