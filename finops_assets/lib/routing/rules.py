@@ -171,13 +171,15 @@ def commitment_coverage_drop(a: dict, context: RoutingContext, settings: Routing
 
 
 def third_party_price_rise(a: dict, context: RoutingContext, settings: RoutingSettings) -> Decision | None:
-    """A marketplace publisher raised its unit price while the quantity stayed put."""
+    """A marketplace publisher raised its unit price while the quantity stayed put. Whether a line is
+    third party is decided from vendor identities and marketplace markers (lib/billing/vendors.py),
+    so a first-party line spelled 'AWS' / 'Amazon Web Services EMEA SARL' never comes here."""
     price = unit_price_ratio(a)
     if not (a.get("third_party_line") and price is not None and price >= settings.price_rise_ratio_min
             and smooth_quantity(a, settings)):
         return None
     return Decision("third_party_pricing", "high",
-                    f"{_where(a)}: {a.get('publisher_name')} (sold through {a.get('provider_name')}) raised the unit "
+                    f"{_where(a)}: {a.get('publisher_name') or 'a marketplace seller'} (sold through {a.get('provider_name')}) raised the unit "
                     f"price {price:.2f}x while quantity moved {quantity_ratio(a):.2f}x.",
                     {"publisher": a.get("publisher_name"), "provider": a.get("provider_name")})
 
