@@ -2,6 +2,8 @@
 (lib/detection/pipeline.py selects it) through the rules of lib/routing/rules.py, then seed 000's
 temporal join for the anomalies a deployment may explain."""
 
+import math
+
 import duckdb
 import polars as pl
 
@@ -37,6 +39,18 @@ ALERT_SCHEMA = {"anomaly_id": pl.String, "team": pl.String, "department": pl.Str
                 "checklist": pl.String, "excess_cost": pl.Float64, "priority_score": pl.Float64}
 
 
+def stable_evidence(value):
+    """The evidence with every float at 12 significant digits: sums the bill's statements add in
+    parallel differ between runs in their last bits (1e-16), and the stored JSON must not."""
+    if isinstance(value, float):
+        return float(f"{value:.12g}") if math.isfinite(value) else value
+    if isinstance(value, dict):
+        return {k: stable_evidence(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [stable_evidence(v) for v in value]
+    return value
+
+
 def _replace_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
     conn.register(f"{table}_frame", frame.to_arrow())
     try:
@@ -63,7 +77,7 @@ def route_anomalies(conn: duckdb.DuckDBPyConnection, settings: DetectionSettings
         decision = decide(a, RoutingContext(found, mapped, settings.window_hours, settings.latent_days,
                                             settings.baseline_window_days, currency), routing)
         decisions.append({"anomaly_id": a["anomaly_id"], "path": decision.path, "confidence": decision.confidence,
-                          "rationale": decision.rationale, "evidence": evidence_json(decision.evidence),
+                          "rationale": decision.rationale, "evidence": evidence_json(stable_evidence(decision.evidence)),
                           "deployment_id": decision.deployment_id})
         if decision.path in DEPLOYMENT_PATHS or decision.path == "unclassified":
             correlations += _correlation_rows(a, decision, found, mapped, settings, routing)

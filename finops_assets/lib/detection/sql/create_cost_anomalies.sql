@@ -18,8 +18,9 @@ episodes as (
         min(usage_date) as anomaly_date,
         max(usage_date) as last_elevated_date,
         count(*) as days_elevated,
-        sum(excess_cost) as excess_cost,
-        arg_max(usage_date, excess_cost) as peak_date
+        -- Exact (DECIMAL) sum and a tie-broken peak, so a re-run gives the same values to the last bit.
+        sum(excess_cost::decimal(38, 12))::double as excess_cost,
+        arg_max(usage_date, (excess_cost, -epoch(usage_date))) as peak_date  -- the earliest of equal peaks
     from numbered group by all
 )
 select

@@ -13,25 +13,29 @@ with usage as (
         coalesce(resource_id, concat_ws('/', 'unresourced', provider, sub_account_id, service_name, region_id)) as resource_id,
         usage_date,
         sum(cost)::double as actual_cost,  -- statistics in double; money stays DECIMAL in the rollup
-        sum(consumed_quantity) as quantity
+        -- Summed as DECIMAL (exact), so the total does not depend on the order rows are added in:
+        -- a re-run gives the same bits (a DOUBLE sum differs in its last bits between runs).
+        sum(consumed_quantity::decimal(38, 12))::double as quantity
     from billing_rollup
     where charge_category = 'Usage'
       and hash(coalesce(resource_id, concat_ws('/', 'unresourced', provider, sub_account_id, service_name, region_id))) % $buckets = $bucket
     group by all
 ),
 attributes as (
-    -- A resource's owner and place as of its latest spend.
+    -- A resource's owner and place as of its latest spend (one row's values; on a tie of days the
+    -- costliest row, then the largest values, so the choice never depends on the scan order).
+    select resource_id, latest.sub_account_id, latest.department, latest.team, latest.service_name, latest.region_id
+    from (
     select
         coalesce(resource_id, concat_ws('/', 'unresourced', provider, sub_account_id, service_name, region_id)) as resource_id,
-        arg_max(sub_account_id, usage_date) as sub_account_id,
-        arg_max(department, usage_date) as department,
-        arg_max(team, usage_date) as team,
-        arg_max(service_name, usage_date) as service_name,
-        arg_max(region_id, usage_date) as region_id
+        arg_max({'sub_account_id': sub_account_id, 'department': department, 'team': team,
+                 'service_name': service_name, 'region_id': region_id},
+                (usage_date, cost, sub_account_id, department, team, service_name, region_id)) as latest
     from billing_rollup
     where charge_category = 'Usage'
       and hash(coalesce(resource_id, concat_ws('/', 'unresourced', provider, sub_account_id, service_name, region_id))) % $buckets = $bucket
     group by 1
+    )
 ),
 calendar as (
     -- Dense days from a resource's first spend, so a day without spend counts as zero.

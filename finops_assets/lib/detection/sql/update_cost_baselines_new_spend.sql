@@ -3,7 +3,8 @@
 -- sub-account had spend to compare with) is a signal by itself; otherwise the new spend must stand
 -- out against the team's daily total like any anomaly.
 with team_days as (
-    select sub_account_id, team, usage_date, sum(actual_cost) as team_cost
+    -- Summed as DECIMAL (exact): the same total, to the last bit, whatever order the rows come in.
+    select sub_account_id, team, usage_date, sum(actual_cost::decimal(38, 12))::double as team_cost
     from cost_baselines group by all
 ),
 team_charts as (
