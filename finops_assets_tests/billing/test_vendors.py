@@ -73,6 +73,13 @@ def test_vendor_identity_survives_case_punctuation_legal_suffixes_regions_and_al
     # FOCUS 1.3: ServiceProviderName (read as the provider) and HostProviderName, no PublisherName
     ("AWS", None, "AWS", None, None, None, False),
     ("Datadog", None, "Amazon Web Services", None, None, None, True),
+    # FOCUS's origination scenarios: a region operated by a third party (1.2), AWS resold by a managed
+    # service provider (2.1), the MSP's own service (2.2)
+    ("Microsoft", "Microsoft", None, "21Vianet", None, None, False),
+    ("Rackspace Technology", "Amazon Web Services, Inc.", None, "Rackspace Technology", None, None, False),
+    ("Rackspace Technology", "Rackspace Technology", None, "Rackspace Technology", None, None, False),
+    # another cloud's software sold on AWS Marketplace is still a third party there
+    ("AWS", "Microsoft Corporation", None, "Amazon Web Services, Inc.", None, None, True),
     # a SaaS vendor's own bill (the FOCUS spec's SaaS examples)
     ("ACMECORP", "ACMECORP", None, "ACMECORP", None, None, False),
     (None, "Datadog, Inc.", None, None, None, None, False),

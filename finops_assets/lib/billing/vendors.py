@@ -50,6 +50,7 @@ CLOUD_PREFIXES: dict[tuple[str, ...], str] = {
     ("alibaba",): "alibaba", ("aliyun",): "alibaba",
     ("ibm",): "ibm",
 }
+CLOUDS = frozenset(CLOUD_PREFIXES.values())
 # Lower-case substrings of a line's charge description or resource id that mark a marketplace sale.
 MARKETPLACE_MARKERS = ("marketplace",)
 
@@ -84,15 +85,23 @@ def is_third_party(provider: str | None, publisher: str | None, host_provider: s
                    resource_id: str | None = None) -> bool:
     """Whether a bill line is sold by someone other than the cloud that bills it.
 
-    The seller is the publisher (FOCUS 1.0 to 1.2) or, without one, the host provider (1.3's
-    HostProviderName beside ServiceProviderName, which ingestion reads as the provider); the line
-    is third party when the seller's vendor identity differs from the provider's, or when a
+    FOCUS's Provider made the service available for purchase, its Publisher produced it ("Origination
+    of cost data": a marketplace offering has the cloud as provider and invoice issuer, the software
+    company as publisher). The seller is the publisher (FOCUS 1.0 to 1.2) or, without one, the host
+    provider (1.3's HostProviderName beside ServiceProviderName, which ingestion reads as the
+    provider); the line is third party when the seller's vendor identity differs from the
+    provider's (unless the seller is a cloud resold by a managed service provider), or when a
     marketplace marker is in its charge description, resource id, publisher or invoice issuer."""
     if is_marketplace_text(charge_description, resource_id, publisher, invoice_issuer):
         return True
     seller = vendor_identity(publisher) or vendor_identity(host_provider)
     provider_identity = vendor_identity(provider)
-    return seller is not None and provider_identity is not None and seller != provider_identity
+    if seller is None or provider_identity is None or seller == provider_identity:
+        return False
+    # A cloud's own service resold by a managed service provider (FOCUS's origination scenario 2.1:
+    # provider the MSP, publisher the cloud) is the cloud's price list, not a marketplace seller's.
+    # (1.3's host provider is where a vendor's service runs: a vendor on a cloud stays third party.)
+    return not (vendor_identity(publisher) in CLOUDS and provider_identity not in CLOUDS)
 
 
 NAME_COLUMNS = ("provider_name", "publisher_name", "host_provider_name", "invoice_issuer_name")
