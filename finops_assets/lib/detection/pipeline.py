@@ -83,12 +83,35 @@ def select_frame(conn: duckdb.DuckDBPyConnection, name: str, settings: Detection
 def build_baselines(conn: duckdb.DuckDBPyConnection, settings: DetectionSettings) -> None:
     """cost_baselines: every resource-day with its baseline, sigma and flag (replaced as a whole)."""
     conn.execute(load_sql("detection/create_cost_baselines"))
+    conn.execute("create or replace temp table cost_baseline_exclusions (resource_id varchar, usage_date date)")
     resource_days = conn.sql("select count(*) from billing_rollup where charge_category = 'Usage'").fetchall()[0][0]
+    _insert_baseline_buckets(conn, settings, resource_days, excluded_only=False)
+    run_statement(conn, "detection/update_cost_baselines_new_spend", settings)
+    # Third pass (DESIGN 7, seed 003: flagged days never train a baseline): the new-spend rule judges a
+    # new resource's first days after the two passes, so the resources it flagged are charted again
+    # with those days left out; the flagged days themselves keep the new-spend judgement.
+    conn.execute(load_sql("detection/insert_cost_baseline_exclusions"))
+    excluded_days = conn.sql("select count(*) from cost_baselines where resource_id in "
+                             "(select resource_id from cost_baseline_exclusions)").fetchall()[0][0]
+    if excluded_days:
+        conn.execute("create or replace temp table cost_baselines_new_spend as select b.* from cost_baselines b "
+                     "semi join cost_baseline_exclusions using (resource_id, usage_date)")
+        conn.execute("delete from cost_baselines where resource_id in (select resource_id from cost_baseline_exclusions)")
+        _insert_baseline_buckets(conn, settings, excluded_days, excluded_only=True)
+        conn.execute("delete from cost_baselines b where exists (select 1 from cost_baseline_exclusions x "
+                     "where x.resource_id = b.resource_id and x.usage_date = b.usage_date)")
+        conn.execute("insert into cost_baselines select * from cost_baselines_new_spend")
+        conn.execute("drop table cost_baselines_new_spend")
+    conn.execute("drop table cost_baseline_exclusions")
+
+
+def _insert_baseline_buckets(conn: duckdb.DuckDBPyConnection, settings: DetectionSettings, resource_days: int,
+                             excluded_only: bool) -> None:
     buckets = max(1, math.ceil(resource_days / BASELINE_BUCKET_ROWS))
     sql = load_sql("detection/insert_cost_baselines_bucket")
     for bucket in range(buckets):
-        conn.execute(sql, _params(sql, {**settings.sql_parameters(), "buckets": buckets, "bucket": bucket}))
-    run_statement(conn, "detection/update_cost_baselines_new_spend", settings)
+        conn.execute(sql, _params(sql, {**settings.sql_parameters(), "buckets": buckets, "bucket": bucket,
+                                        "excluded_only": excluded_only}))
 
 
 def build_anomalies(conn: duckdb.DuckDBPyConnection, settings: DetectionSettings) -> None:

@@ -2,11 +2,19 @@
 -- taxes, credits, adjustments and commitment purchases are not consumption).
 -- Baseline: median and MAD (robust to outliers) of the same kind of day (weekday or weekend) over
 -- the previous $baseline_window_days days (at least $min_baseline_days of them; else all days of the
--- previous $fallback_window_days, at least $fallback_min_days), leaving out known incident windows; a
--- second pass also leaves out the days the first pass flagged, so a spike never becomes normal.
+-- previous $fallback_window_days, at least $fallback_min_days), leaving out known incident windows and
+-- the days in cost_baseline_exclusions (a new resource's days the new-spend rule flagged:
+-- pipeline.build_baselines charts those resources again with them left out); a second pass also
+-- leaves out the days the first pass flagged, so a spike never becomes normal.
+-- A level that lasts does become normal, on purpose: once more than half the same-kind days of the
+-- window are at the new level the first pass accepts it, its days train the second pass, and a clean
+-- step is flagged for 21 days (3 weeks, one episode), then charted against its new level (pinned in
+-- finops_assets_tests/detection/test_baseline_retraining.py). A spike (at most 2 days, seed 000) never
+-- does: it is always in the minority of the window.
 -- Parameters are $k_sigma, $dollar_floor, $pct_floor, $std_floor_pct and the window sizes
 -- (DetectionSettings). Resources are processed in $buckets hash buckets so memory stays bounded
--- (median and MAD windows do not spill); this inserts bucket $bucket.
+-- (median and MAD windows do not spill); this inserts bucket $bucket, of every resource or, with
+-- $excluded_only, of the resources in cost_baseline_exclusions only.
 insert into cost_baselines
 with usage as (
     select
@@ -19,6 +27,8 @@ with usage as (
     from billing_rollup
     where charge_category = 'Usage'
       and hash(coalesce(resource_id, concat_ws('/', 'unresourced', provider, sub_account_id, service_name, region_id))) % $buckets = $bucket
+      and (not $excluded_only or coalesce(resource_id, concat_ws('/', 'unresourced', provider, sub_account_id, service_name, region_id))
+                                 in (select resource_id from cost_baseline_exclusions))
     group by all
 ),
 attributes as (
@@ -34,6 +44,8 @@ attributes as (
     from billing_rollup
     where charge_category = 'Usage'
       and hash(coalesce(resource_id, concat_ws('/', 'unresourced', provider, sub_account_id, service_name, region_id))) % $buckets = $bucket
+      and (not $excluded_only or coalesce(resource_id, concat_ws('/', 'unresourced', provider, sub_account_id, service_name, region_id))
+                                 in (select resource_id from cost_baseline_exclusions))
     group by 1
     )
 ),
@@ -57,10 +69,13 @@ days as (
         coalesce(u.actual_cost, 0) as actual_cost,
         coalesce(u.quantity, 0) as quantity,
         isodow(c.usage_date) >= 6 as is_weekend,
-        i.resource_id is not null as in_incident
+        i.resource_id is not null as in_incident,
+        -- Days that never train a baseline: known incidents and days the new-spend rule flagged.
+        i.resource_id is not null or x.resource_id is not null as untrainable
     from calendar c
     left join usage u using (resource_id, usage_date)
     left join incident_days i using (resource_id, usage_date)
+    left join cost_baseline_exclusions x using (resource_id, usage_date)
 ),
 -- The calendar is dense and the window a whole number of weeks, so the $baseline_window_days days
 -- before a day hold exactly $weekday_frame_rows weekdays and $weekend_frame_rows weekend days (5/7 and
@@ -69,12 +84,12 @@ days as (
 pass1 as (
     select
         *,
-        case when is_weekend then median(case when not in_incident then actual_cost end) over weekend_window
-             else median(case when not in_incident then actual_cost end) over weekday_window end as median_1,
-        case when is_weekend then mad(case when not in_incident then actual_cost end) over weekend_window
-             else mad(case when not in_incident then actual_cost end) over weekday_window end as mad_1,
-        case when is_weekend then count(case when not in_incident then 1 end) over weekend_window
-             else count(case when not in_incident then 1 end) over weekday_window end as n_1
+        case when is_weekend then median(case when not untrainable then actual_cost end) over weekend_window
+             else median(case when not untrainable then actual_cost end) over weekday_window end as median_1,
+        case when is_weekend then mad(case when not untrainable then actual_cost end) over weekend_window
+             else mad(case when not untrainable then actual_cost end) over weekday_window end as mad_1,
+        case when is_weekend then count(case when not untrainable then 1 end) over weekend_window
+             else count(case when not untrainable then 1 end) over weekday_window end as n_1
     from days
     window weekday_window as (partition by resource_id, is_weekend order by usage_date
                               rows between $weekday_frame_rows preceding and 1 preceding),
@@ -91,11 +106,11 @@ flag1 as (
     from pass1
 ),
 flag1_trainable as (
-    -- What the second pass learns from: no incident days, no days the first pass flagged.
+    -- What the second pass learns from: no untrainable days, no days the first pass flagged.
     select
         *,
-        case when not in_incident and not coalesce(flagged_1, false) then actual_cost end as trainable_cost,
-        case when not in_incident and not coalesce(flagged_1, false) then quantity end as trainable_quantity
+        case when not untrainable and not coalesce(flagged_1, false) then actual_cost end as trainable_cost,
+        case when not untrainable and not coalesce(flagged_1, false) then quantity end as trainable_quantity
     from flag1
 ),
 pass2 as (
