@@ -7,9 +7,13 @@ derived value that depends on it differs in its last bits. Rows are compared exa
 """
 
 import duckdb
-import pytest
 
-from finops_assets.lib.detection.pipeline import DetectionSettings, build_anomalies, build_baselines, build_team_alerts
+from finops_assets.lib.detection.pipeline import (
+    DetectionSettings,
+    build_anomalies,
+    build_baselines,
+    build_team_alerts,
+)
 from finops_assets.lib.routing.decisions import route_anomalies
 from finops_assets_tests.conftest import copy_generated_run
 
@@ -75,7 +79,7 @@ def test_sums_over_many_rows_do_not_depend_on_the_order_rows_are_stored_in(tmp_p
     # Hand-built: 4 resources of one team, each day split into 6 rollup rows with fractional
     # quantities, 40 quiet days then the same 10-day episode. Quantity per day, an episode's excess
     # and the team alert's excess are sums of doubles: stored in 4 orders, they must not move a bit.
-    from datetime import date, timedelta
+    from datetime import date
 
     from finops_assets.lib.common.sql import load_sql
 

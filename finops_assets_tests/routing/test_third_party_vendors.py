@@ -17,7 +17,11 @@ from finops_assets.lib.detection.pipeline import (
     build_anomalies,
     build_baselines,
 )
-from finops_assets.lib.inputs.side_inputs import SIDE_INPUTS, ParsedInput, write_side_input
+from finops_assets.lib.inputs.side_inputs import (
+    SIDE_INPUTS,
+    ParsedInput,
+    write_side_input,
+)
 from finops_assets.lib.routing.decisions import route_anomalies
 
 START = datetime(2025, 3, 3)      # a Monday
