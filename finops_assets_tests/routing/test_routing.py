@@ -23,8 +23,9 @@ def anomaly(**overrides) -> dict:
             "resource_type_before": "ASG", "resource_type_after": "ASG", "unit_price_before": 0.19,
             "unit_price_after": 0.19, "quantity_per_hour_before": 10.0, "quantity_per_hour_after": 16.0,
             "service_category": "Compute", "third_party_line": False, "requests_before": 1000.0,
-            "requests_after": 1010.0, "recurrence_pattern": None, "hours_elevated_24h": 20,
-            "back_to_normal_within_8h": False, "onset_step_ratio": 1.6, "onset_level_ratio": 1.6}
+            "requests_after": 1010.0, "traffic_cost_before": 500.0, "traffic_cost_after": 800.0,
+            "recurrence_pattern": None, "hours_elevated_24h": 20, "back_to_normal_within_8h": False,
+            "onset_step_ratio": 1.6, "onset_level_ratio": 1.6}
     return {**base, **overrides}
 
 

@@ -26,6 +26,7 @@ def quiet(**overrides) -> dict:
             "unit_price_after": 0.2, "quantity_per_hour_before": 10.0, "quantity_per_hour_after": 16.0,
             "quantity_per_hour_week_before": None, "service_category": "Compute", "third_party_line": False,
             "publisher_name": None, "provider_name": "AWS", "requests_before": 1000.0, "requests_after": 1000.0,
+            "traffic_cost_before": 500.0, "traffic_cost_after": 800.0,
             "recurrence_pattern": None, "hours_elevated_24h": 20, "back_to_normal_within_8h": False,
             "onset_step_ratio": 1.0, "onset_level_ratio": 1.0}
     return {**base, **overrides}
@@ -133,13 +134,11 @@ THRESHOLDS = [
      ("third_party_pricing", "high"), ("unclassified", "low")),
     ("smooth_quantity_ratio_max", 1.1, {**THIRD_PARTY, "quantity_per_hour_after": 12.0}, MAPPED,
      ("third_party_pricing", "high"), ("unclassified", "low")),
-    ("traffic_ratio_min", 1.4, {"requests_after": 1300.0}, MAPPED, ("traffic_growth", "medium"), ("unclassified", "low")),
+    ("traffic_ratio_min", 1.4, {"requests_after": 1300.0, "traffic_cost_after": 650.0}, MAPPED, ("traffic_growth", "medium"), ("unclassified", "low")),
     ("traffic_ratio_high", 1.7, {"requests_after": 1600.0}, MAPPED, ("traffic_growth", "high"),
      ("traffic_growth", "medium")),
-    ("traffic_cost_elasticity", 1.0, {"requests_after": 1300.0, "cost_pct_change": 0.8}, MAPPED,
-     ("traffic_growth", "medium"), ("unclassified", "low")),
-    ("traffic_cost_slack", 0.1, {"requests_after": 1300.0, "cost_pct_change": 0.8}, MAPPED,
-     ("traffic_growth", "medium"), ("unclassified", "low")),
+    ("traffic_unit_cost_tolerance", 0.1, {"requests_after": 1300.0, "traffic_cost_after": 750.0}, MAPPED,
+     ("traffic_growth", "medium"), ("unclassified", "low")),  # cost per request 1.15x
     ("batch_max_hours", 5, {"back_to_normal_within_8h": True, "hours_elevated_24h": 6}, MAPPED,
      ("scheduled_job", "medium"), ("unclassified", "low")),
     ("sharp_step_ratio_min", 1.5, {"onset_step_ratio": 1.45}, {**MAPPED, "candidates": [RELEASE_JUST_BEFORE]},
@@ -172,7 +171,7 @@ def test_every_threshold_setting_is_shown_to_move_a_decision():
     assert [t[0] for t in THRESHOLDS] == [f.name for f in fields(RoutingSettings)]
 
 
-@pytest.mark.parametrize("bad", [{"smooth_quantity_ratio_min": 1.1}, {"traffic_ratio_high": 1.2},
+@pytest.mark.parametrize("bad", [{"smooth_quantity_ratio_min": 1.1}, {"traffic_ratio_high": 1.2}, {"traffic_unit_cost_tolerance": -0.1},
                                  {"high_confidence_minutes": 300.0}])
 def test_inconsistent_settings_are_refused_with_their_names(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):

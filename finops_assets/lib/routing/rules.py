@@ -113,7 +113,14 @@ def unit_price_ratio(a: dict) -> float | None:
 
 
 def traffic_ratio(a: dict) -> float | None:
+    """The team's requests over the episode's days against the same weekdays before the rise."""
     return _ratio(a.get("requests_after"), a.get("requests_before"))
+
+
+def unit_cost_ratio(a: dict) -> float | None:
+    """The resource's cost per team request over the same days as traffic_ratio, after / before."""
+    cost, requests = _ratio(a.get("traffic_cost_after"), a.get("traffic_cost_before")), traffic_ratio(a)
+    return None if cost is None or not requests else cost / requests
 
 
 def smooth_quantity(a: dict, settings: RoutingSettings) -> bool:
@@ -137,6 +144,8 @@ def figures(a: dict) -> dict:
     return {"quantity_ratio": quantity_ratio(a), "unit_price_ratio": unit_price_ratio(a),
             "sku_before": a.get("sku_before"), "sku_after": a.get("sku_after"),
             "service_category": a.get("service_category") or "", "traffic_ratio": traffic_ratio(a),
+            "unit_cost_ratio": unit_cost_ratio(a), "traffic_days": a.get("traffic_days"),
+            "traffic_before_from": None if a.get("traffic_before_from") is None else str(a["traffic_before_from"]),
             "onset_step_ratio": a.get("onset_step_ratio"), "onset_level_ratio": a.get("onset_level_ratio")}
 
 
@@ -219,14 +228,18 @@ def sku_or_type_change(a: dict, context: RoutingContext, settings: RoutingSettin
 
 
 def traffic_growth(a: dict, context: RoutingContext, settings: RoutingSettings) -> Decision | None:
-    """The team's requests grew and cost rose no faster than they did."""
-    ratio, pct = traffic_ratio(a), a.get("cost_pct_change")
+    """The team's requests grew and the resource's cost per request stayed flat over the same days
+    (the episode's against the same weekdays before the rise began, select_traffic_evidence.sql)."""
+    ratio, unit = traffic_ratio(a), unit_cost_ratio(a)
     if not (ratio is not None and ratio >= settings.traffic_ratio_min
-            and (pct is None or pct <= settings.traffic_cost_elasticity * (ratio - 1) + settings.traffic_cost_slack)):
+            and unit is not None and unit <= 1 + settings.traffic_unit_cost_tolerance):
         return None
+    since = a.get("traffic_before_from")
     return Decision("traffic_growth", "high" if ratio >= settings.traffic_ratio_high else "medium",
-                    f"{_where(a)}: team {a.get('team')}'s requests rose {ratio:.2f}x against the same "
-                    f"weekdays a week earlier and cost rose {pct or 0:+.0%}: cost follows traffic.", {})
+                    f"{_where(a)}: team {a.get('team')}'s requests rose {ratio:.2f}x against the same weekdays "
+                    f"{'of the week from ' + str(since) if since else 'before the rise'} and cost "
+                    f"{_ratio(a['traffic_cost_after'], a['traffic_cost_before']):.2f}x over the same days; cost "
+                    f"per request {unit:.2f}x: cost follows traffic.", {})
 
 
 def recurring_spike(a: dict, context: RoutingContext, settings: RoutingSettings) -> Decision | None:
@@ -313,7 +326,7 @@ RULES: tuple[Rule, ...] = (
     Rule("third_party_price_rise", third_party_price_rise, BILL_FIGURES),
     Rule("price_tier_change", price_tier_change),
     Rule("sku_or_type_change", sku_or_type_change),
-    Rule("traffic_growth", traffic_growth, ("traffic_ratio",)),
+    Rule("traffic_growth", traffic_growth, ("traffic_ratio", "unit_cost_ratio", "traffic_before_from", "traffic_days")),
     Rule("recurring_spike", recurring_spike),
     Rule("batch_burst", batch_burst),
     # Correlate second: deployments only when nothing above explains the anomaly.

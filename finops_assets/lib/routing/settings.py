@@ -15,10 +15,10 @@ class RoutingSettings:
     smooth_quantity_ratio_min: float = 0.8          # quantity after / before within [min, max] is "usage did not change"
     smooth_quantity_ratio_max: float = 1.25
     # traffic_growth
+    # (requests and cost over the same days: the episode's against the same weekdays before the rise)
     traffic_ratio_min: float = 1.25                 # requests after / before at least this is traffic growth ...
-    traffic_ratio_high: float = 1.5                 # ... with high confidence from this ratio on
-    traffic_cost_elasticity: float = 2.0            # cost may rise at most this many times the traffic growth ...
-    traffic_cost_slack: float = 0.3                 # ... plus this share, to count as following traffic
+    traffic_ratio_high: float = 1.5                 # ... with high confidence from this ratio on ...
+    traffic_unit_cost_tolerance: float = 0.2        # ... when cost per request rose at most this share (flat)
     # batch_burst
     batch_max_hours: int = 8                        # a burst of at most this many hours, back to normal the same day
     # sharp_step_* rules
@@ -39,6 +39,8 @@ class RoutingSettings:
         if not self.traffic_ratio_min <= self.traffic_ratio_high:
             raise ValueError(f"traffic_ratio_min ({self.traffic_ratio_min}) must not exceed traffic_ratio_high "
                              f"({self.traffic_ratio_high})")
+        if not self.traffic_unit_cost_tolerance >= 0:
+            raise ValueError(f"traffic_unit_cost_tolerance must be >= 0, got {self.traffic_unit_cost_tolerance}")
         if not 0 <= self.high_confidence_minutes <= self.medium_confidence_minutes:
             raise ValueError("0 <= high_confidence_minutes <= medium_confidence_minutes must hold, got "
                              f"{self.high_confidence_minutes} and {self.medium_confidence_minutes}")
