@@ -156,7 +156,8 @@ def test_a_six_week_ramp_with_cost_following_is_traffic_growth_despite_a_release
     for anomaly in ramp:
         assert (anomaly["path"], anomaly["confidence"]) in {("traffic_growth", "high"), ("traffic_growth", "medium")}, anomaly
         # Measured from before the ramp began, cost per request flat (only the 2% noise is not shared).
-        assert anomaly["evidence"]["traffic_before_from"] < str(START + timedelta(days=RAMP_FROM))
+        before_week_ends = date.fromisoformat(anomaly["evidence"]["traffic_before_from"]) + timedelta(days=6)
+        assert before_week_ends < START + timedelta(days=RAMP_FROM)
         assert anomaly["evidence"]["unit_cost_ratio"] == pytest.approx(1.0, abs=0.01)
     # The day before onset was already 1.03**6 up the ramp: against it, requests on the first flagged
     # day rose only 1.03x, and against a week earlier 1.23x (below traffic_ratio_min: the old rule).
