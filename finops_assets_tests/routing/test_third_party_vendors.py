@@ -10,19 +10,7 @@ from datetime import date, datetime, timedelta
 import duckdb
 import pytest
 
-from finops_assets.lib.billing.ingest import IngestSettings, ingest_billing_files
-from finops_assets.lib.billing.rollup import rebuild_rollup_window
-from finops_assets.lib.detection.pipeline import (
-    DetectionSettings,
-    build_anomalies,
-    build_baselines,
-)
-from finops_assets.lib.inputs.side_inputs import (
-    SIDE_INPUTS,
-    ParsedInput,
-    write_side_input,
-)
-from finops_assets.lib.routing.decisions import route_anomalies
+from finops_assets_tests.standins.bill_chain import route_bill
 
 START = datetime(2025, 3, 3)      # a Monday
 DAYS = 42
@@ -80,15 +68,7 @@ def routed(tmp_path_factory) -> dict[str, tuple[str, str, str]]:
     tmp = tmp_path_factory.mktemp("third-party-vendors")
     _bill(tmp / "aws_focus.csv")
     conn = duckdb.connect(str(tmp / "w.duckdb"))
-    ingest_billing_files(conn, [tmp / "aws_focus.csv"], IngestSettings(), staging_dir=tmp)
-    for table in ("billing_rollup", "billing_rollup_hourly"):
-        rebuild_rollup_window(conn, table, START.date(), START.date() + timedelta(days=DAYS), "auto")
-    for spec in SIDE_INPUTS.values():
-        write_side_input(conn, ParsedInput(spec, []))
-    settings = DetectionSettings()
-    build_baselines(conn, settings)
-    build_anomalies(conn, settings)
-    route_anomalies(conn, settings)
+    route_bill(conn, tmp / "aws_focus.csv", START.date(), DAYS, tmp)
     rows = conn.execute("select a.resource_id, a.anomaly_date, r.path, r.confidence, r.rationale from cost_anomalies a "
                         "join routing_decisions r using (anomaly_id) order by 1").fetchall()
     conn.close()

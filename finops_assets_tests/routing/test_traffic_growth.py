@@ -17,19 +17,7 @@ from datetime import date, datetime, timedelta
 import duckdb
 import pytest
 
-from finops_assets.lib.billing.ingest import IngestSettings, ingest_billing_files
-from finops_assets.lib.billing.rollup import rebuild_rollup_window
-from finops_assets.lib.detection.pipeline import (
-    DetectionSettings,
-    build_anomalies,
-    build_baselines,
-)
-from finops_assets.lib.inputs.side_inputs import (
-    SIDE_INPUTS,
-    ParsedInput,
-    write_side_input,
-)
-from finops_assets.lib.routing.decisions import route_anomalies
+from finops_assets_tests.standins.bill_chain import route_bill
 
 START = date(2025, 1, 6)          # a Monday
 DAYS = 84
@@ -109,16 +97,7 @@ def routed(tmp_path_factory) -> list[dict]:
     tmp = tmp_path_factory.mktemp("traffic-growth")
     _bill(tmp / "aws_focus.csv")
     conn = duckdb.connect(str(tmp / "w.duckdb"))
-    ingest_billing_files(conn, [tmp / "aws_focus.csv"], IngestSettings(), staging_dir=tmp)
-    for table in ("billing_rollup", "billing_rollup_hourly"):
-        rebuild_rollup_window(conn, table, START, START + timedelta(days=DAYS), "auto")
-    rows = _side_inputs()
-    for spec in SIDE_INPUTS.values():
-        write_side_input(conn, ParsedInput(spec, [], rows.get(spec.name, [])))
-    settings = DetectionSettings()
-    build_baselines(conn, settings)
-    build_anomalies(conn, settings)
-    route_anomalies(conn, settings)
+    route_bill(conn, tmp / "aws_focus.csv", START, DAYS, tmp, side_rows=_side_inputs())
     cursor = conn.execute("select a.resource_id, a.anomaly_date, a.days_elevated, r.path, r.confidence, r.rationale, "
                           "r.evidence from cost_anomalies a join routing_decisions r using (anomaly_id) order by 1, 2")
     names = [c[0] for c in cursor.description]
